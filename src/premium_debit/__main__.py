@@ -1,0 +1,3 @@
+from premium_debit.cli import main
+
+raise SystemExit(main())

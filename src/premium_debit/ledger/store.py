@@ -1,0 +1,436 @@
+"""The ledger: the only code that writes durable state.
+
+A narrow interface over SQLite — frames in, frames out — so that a PostgreSQL ledger can take its
+place for shared deployments. Every command writes inside one ``Ledger.write()`` transaction
+(``BEGIN IMMEDIATE``: one writer at a time); a crash at any instant leaves the previous commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from premium_debit.errors import InternalError, TransientError
+
+SCHEMA_VERSION = 1
+
+RESIDENT_COLUMNS = (
+    "person_id", "period", "township", "village", "name", "category",
+    "amount_due_fen", "state", "attempts", "last_reason", "state_since",
+)  # fmt: skip
+TRANSITION_COLUMNS = (
+    "person_id", "period", "state", "reason", "run_id", "file_sha256", "source_line",
+    "instruction_id", "at",
+)  # fmt: skip
+INSTRUCTION_COLUMNS = (
+    "instruction_id", "batch_id", "seq", "person_id", "period", "township", "attempt",
+    "account_no", "name", "amount_fen",
+)  # fmt: skip
+RESULT_COLUMNS = (
+    "file_sha256", "line", "batch_id", "instruction_id", "account_no", "amount_fen",
+    "debited_fen", "code", "message", "bank_ref", "class",
+)  # fmt: skip
+PAYMENT_COLUMNS = (
+    "person_id", "period", "amount_fen", "channel", "paid_at", "file_sha256", "source_line",
+    "run_id",
+)  # fmt: skip
+REFUND_COLUMNS = ("person_id", "period", "instruction_id", "amount_fen", "cause", "run_id", "at")
+BATCH_COLUMNS = (
+    "batch_id", "bank_code", "period", "business_date", "seq", "kind", "run_id", "count",
+    "total_fen", "file_name", "file_sha256", "encoding", "layout", "policy",
+)  # fmt: skip
+
+_INSTRUCTION_SCHEMA = {
+    "instruction_id": pl.String, "batch_id": pl.String, "seq": pl.Int64,
+    "person_id": pl.String, "period": pl.Int64, "township": pl.String, "attempt": pl.Int64,
+    "account_no": pl.String, "name": pl.String, "amount_fen": pl.Int64, "status": pl.String,
+    "outcome": pl.String, "debited_fen": pl.Int64, "result_sha256": pl.String,
+    "result_line": pl.Int64,
+}  # fmt: skip
+_RESIDENT_SCHEMA = {
+    "person_id": pl.String, "period": pl.Int64, "township": pl.String, "village": pl.String,
+    "name": pl.String, "category": pl.String, "amount_due_fen": pl.Int64, "state": pl.String,
+    "attempts": pl.Int64, "last_reason": pl.String, "state_since": pl.String,
+}  # fmt: skip
+_BATCH_SCHEMA = {
+    "batch_id": pl.String, "bank_code": pl.String, "period": pl.Int64,
+    "business_date": pl.String, "seq": pl.Int64, "kind": pl.String, "run_id": pl.String,
+    "count": pl.Int64, "total_fen": pl.Int64, "file_name": pl.String,
+    "file_sha256": pl.String, "encoding": pl.String, "layout": pl.String, "policy": pl.String,
+}  # fmt: skip
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    msg = str(exc).lower()
+    return "locked" in msg or "busy" in msg
+
+
+class Ledger:
+    """One SQLite ledger file. Reads may happen any time; writes only inside ``write()``."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise TransientError(f"{path}: ledger is busy") from None
+            raise
+        # Durability at commit: a committed command survives power loss.
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._in_write = False
+        self._migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if has_meta:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise InternalError(
+                    f"{self.path}: ledger schema version {version} is newer than this program "
+                    f"({SCHEMA_VERSION}); upgrade premium-debit"
+                )
+            return
+        script = resources.files("premium_debit.ledger").joinpath("schema.sql").read_text("utf-8")
+        with self._transaction():
+            for statement in _split_sql(script):
+                self._db.execute(statement)
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise TransientError(f"{self.path}: ledger is busy (another writer)") from None
+            raise
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.execute("ROLLBACK")
+                if _is_busy(exc):
+                    raise TransientError(f"{self.path}: ledger is busy at commit") from None
+                raise
+
+    @contextmanager
+    def write(self) -> Iterator[LedgerWriter]:
+        """The one transaction of a command: everything in it commits together or not at all."""
+        if self._in_write:
+            raise InternalError("nested ledger write")
+        self._in_write = True
+        try:
+            with self._transaction():
+                yield LedgerWriter(self._db)
+        finally:
+            self._in_write = False
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _frame(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any], schema: Mapping[str, Any]
+    ) -> pl.DataFrame:
+        rows = self._db.execute(sql, params).fetchall()
+        return pl.DataFrame(rows, schema=dict(schema), orient="row")
+
+    def residents(self, period: int | None = None) -> pl.DataFrame:
+        """Current state of every resident (of ``period`` when given), sorted by person_id."""
+        cols = ", ".join(RESIDENT_COLUMNS)
+        where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            f"SELECT {cols} FROM residents {where} ORDER BY person_id, period",
+            params,
+            _RESIDENT_SCHEMA,
+        )
+
+    def paid_persons(self, period: int) -> pl.DataFrame:
+        """person_id of everyone on an accepted paid-elsewhere list for ``period``."""
+        return self._frame(
+            "SELECT DISTINCT person_id FROM payments WHERE period = ?",
+            [period],
+            {"person_id": pl.String},
+        )
+
+    def file(self, sha256: str) -> dict[str, Any] | None:
+        cur = self._db.execute("SELECT * FROM files WHERE sha256 = ?", (sha256,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def result_file_for_batch(self, batch_id: str) -> dict[str, Any] | None:
+        cur = self._db.execute(
+            "SELECT * FROM files WHERE kind = 'result' AND batch_id = ?", (batch_id,)
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def latest_file(self, kind: str) -> dict[str, Any] | None:
+        cur = self._db.execute(
+            "SELECT * FROM files WHERE kind = ? ORDER BY received_at DESC, rowid DESC LIMIT 1",
+            (kind,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def batches(self, period: int | None = None) -> pl.DataFrame:
+        cols = ", ".join(BATCH_COLUMNS)
+        where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            f"SELECT {cols} FROM batches {where} ORDER BY batch_id", params, _BATCH_SCHEMA
+        )
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        df = self._frame(
+            f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches WHERE batch_id = ?",
+            [batch_id],
+            _BATCH_SCHEMA,
+        )
+        return df.row(0, named=True) if df.height else None
+
+    def next_batch_seq(self, bank_code: str, business_date: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM batches WHERE bank_code = ? AND business_date = ?",
+            (bank_code, business_date),
+        ).fetchone()
+        return int(row[0]) + 1
+
+    def instructions(
+        self,
+        *,
+        batch_id: str | None = None,
+        period: int | None = None,
+        status: str | None = None,
+    ) -> pl.DataFrame:
+        """Instructions, filtered, in (batch_id, seq) order."""
+        clauses, params = [], []
+        for col, val in (("batch_id", batch_id), ("period", period), ("status", status)):
+            if val is not None:
+                clauses.append(f"{col} = ?")
+                params.append(val)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._frame(
+            f"SELECT {', '.join(_INSTRUCTION_SCHEMA)} FROM instructions {where} "
+            "ORDER BY batch_id, seq",
+            params,
+            _INSTRUCTION_SCHEMA,
+        )
+
+    def instruction(self, instruction_id: str) -> dict[str, Any] | None:
+        df = self._frame(
+            f"SELECT {', '.join(_INSTRUCTION_SCHEMA)} FROM instructions WHERE instruction_id = ?",
+            [instruction_id],
+            _INSTRUCTION_SCHEMA,
+        )
+        return df.row(0, named=True) if df.height else None
+
+    def payments(self, period: int | None = None) -> pl.DataFrame:
+        where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payments {where} "
+            "ORDER BY person_id, paid_at",
+            params,
+            {
+                "person_id": pl.String, "period": pl.Int64, "amount_fen": pl.Int64,
+                "channel": pl.String, "paid_at": pl.String, "file_sha256": pl.String,
+                "source_line": pl.Int64, "run_id": pl.String,
+            },  # fmt: skip
+        )
+
+    def refunds(self, period: int | None = None) -> pl.DataFrame:
+        where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            f"SELECT {', '.join(REFUND_COLUMNS)} FROM refunds {where} ORDER BY person_id",
+            params,
+            {
+                "person_id": pl.String, "period": pl.Int64, "instruction_id": pl.String,
+                "amount_fen": pl.Int64, "cause": pl.String, "run_id": pl.String, "at": pl.String,
+            },  # fmt: skip
+        )
+
+    def transitions(self, period: int | None = None) -> pl.DataFrame:
+        where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            f"SELECT {', '.join(TRANSITION_COLUMNS)} FROM transitions {where} ORDER BY rowid",
+            params,
+            {
+                "person_id": pl.String, "period": pl.Int64, "state": pl.String,
+                "reason": pl.String, "run_id": pl.String, "file_sha256": pl.String,
+                "source_line": pl.Int64, "instruction_id": pl.String, "at": pl.String,
+            },  # fmt: skip
+        )
+
+    def periods(self) -> list[int]:
+        rows = self._db.execute("SELECT DISTINCT period FROM residents ORDER BY period").fetchall()
+        return [int(r[0]) for r in rows]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One value of a read-only query (for tests and consistency checks)."""
+        row = self._db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+
+class LedgerWriter:
+    """The write half, alive only inside ``Ledger.write()``."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _insert(
+        self, table: str, columns: Sequence[str], frame: pl.DataFrame, *, verb: str = "INSERT"
+    ) -> None:
+        if frame.height == 0:
+            return
+        marks = ", ".join("?" for _ in columns)
+        sql = f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        self._db.executemany(sql, frame.select(columns).iter_rows())
+
+    def add_run(self, run_id: str, command: str, as_of: str, started_at: str) -> None:
+        self._db.execute(
+            "INSERT INTO runs (run_id, command, as_of, started_at) VALUES (?, ?, ?, ?)",
+            (run_id, command, as_of, started_at),
+        )
+
+    def add_file(
+        self,
+        sha256: str,
+        name: str,
+        kind: str,
+        run_id: str,
+        received_at: str,
+        *,
+        batch_id: str | None = None,
+        archived_as: str | None = None,
+    ) -> None:
+        """Record an accepted input; the same bytes seen again are left as first recorded."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO files (sha256, name, kind, run_id, received_at, batch_id,"
+            " archived_as) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sha256, name, kind, run_id, received_at, batch_id, archived_as),
+        )
+
+    def upsert_residents(self, frame: pl.DataFrame) -> None:
+        """Insert residents or replace their row (the caller decides who may change)."""
+        cols = RESIDENT_COLUMNS
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("person_id", "period"))
+        marks = ", ".join("?" for _ in cols)
+        if frame.height == 0:
+            return
+        self._db.executemany(
+            f"INSERT INTO residents ({', '.join(cols)}) VALUES ({marks}) "
+            f"ON CONFLICT (person_id, period) DO UPDATE SET {updates}",
+            frame.select(cols).iter_rows(),
+        )
+
+    def set_resident_states(self, frame: pl.DataFrame) -> None:
+        """Update state, attempts, last_reason and state_since of existing residents."""
+        if frame.height == 0:
+            return
+        self._db.executemany(
+            "UPDATE residents SET state = ?, attempts = ?, last_reason = ?, state_since = ? "
+            "WHERE person_id = ? AND period = ?",
+            frame.select(
+                "state", "attempts", "last_reason", "state_since", "person_id", "period"
+            ).iter_rows(),
+        )
+
+    def add_transitions(self, frame: pl.DataFrame) -> None:
+        self._insert("transitions", TRANSITION_COLUMNS, frame)
+
+    def add_batches(self, frame: pl.DataFrame) -> None:
+        self._insert("batches", BATCH_COLUMNS, frame)
+
+    def add_instructions(self, frame: pl.DataFrame) -> None:
+        self._insert("instructions", INSTRUCTION_COLUMNS, frame)
+
+    def settle_instructions(self, frame: pl.DataFrame) -> None:
+        """Give instructions their outcome: columns instruction_id, status, outcome, debited_fen,
+        result_sha256, result_line."""
+        if frame.height == 0:
+            return
+        self._db.executemany(
+            "UPDATE instructions SET status = ?, outcome = ?, debited_fen = ?, result_sha256 = ?,"
+            " result_line = ? WHERE instruction_id = ?",
+            frame.select(
+                "status", "outcome", "debited_fen", "result_sha256", "result_line",
+                "instruction_id",
+            ).iter_rows(),  # fmt: skip
+        )
+
+    def add_results(self, frame: pl.DataFrame) -> None:
+        self._insert("results", RESULT_COLUMNS, frame)
+
+    def add_payments(self, frame: pl.DataFrame) -> None:
+        self._insert("payments", PAYMENT_COLUMNS, frame, verb="INSERT OR IGNORE")
+
+    def add_refunds(self, frame: pl.DataFrame) -> None:
+        self._insert("refunds", REFUND_COLUMNS, frame, verb="INSERT OR IGNORE")
+
+    def add_resolution(
+        self, instruction_id: str, decision: str, operator: str, note: str, run_id: str, at: str
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO resolutions (instruction_id, decision, operator, note, run_id, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (instruction_id, decision, operator, note, run_id, at),
+        )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements; trigger bodies contain ';' so split on 'END;' too."""
+    statements: list[str] = []
+    buf: list[str] = []
+    in_trigger = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--") or not stripped:
+            continue
+        buf.append(line)
+        if stripped.upper().startswith("CREATE TRIGGER"):
+            in_trigger = True
+        ends = stripped.upper().endswith("END;") if in_trigger else stripped.endswith(";")
+        if ends:
+            statements.append("\n".join(buf))
+            buf = []
+            in_trigger = False
+    return statements
+
+
+def open_ledger(workdir: Path) -> Ledger:
+    return Ledger(workdir / "ledger.sqlite")

@@ -1,0 +1,80 @@
+"""Paid-elsewhere lists (SPEC §2.3): who paid another way, and what that changes.
+
+A resident who paid elsewhere is never instructed again for that period. The first payment
+decides the state: a resident already COLLECTED stays so and the later payment is a double
+payment for the refund list; anyone else becomes PAID_ELSEWHERE (an instruction still awaiting
+its result keeps awaiting it; if it then succeeds, that success is the refund).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from premium_debit.config import Config
+from premium_debit.model.ids import normalise_person_id, person_id_valid
+from premium_debit.model.money import fen_expr
+
+# States that a paid-elsewhere record moves to PAID_ELSEWHERE; COLLECTED is a refund instead.
+PAID_MOVES = ["AWAITING_RESULT", "RETRY_PENDING", "FAILED", "REVIEW", "EXCLUDED", "REJECTED"]
+
+
+def validate_paid(paid: pl.DataFrame, cfg: Config, as_of: date) -> pl.DataFrame:
+    """Add ``pid``, ``amount_fen`` and ``reason`` (null = a usable paid record)."""
+    frame = paid.with_columns(
+        pid=normalise_person_id(pl.col("person_id")),
+        amount_fen=fen_expr(pl.col("amount")),
+        paid_date=pl.col("paid_at").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+    )
+    reason = (
+        pl.when(~person_id_valid(pl.col("pid"), as_of)).then(pl.lit("INVALID_PERSON_ID"))
+        .when(pl.col("amount_fen").is_null()).then(pl.lit("INVALID_AMOUNT"))
+        .when((pl.col("period") != str(cfg.campaign.period)).fill_null(True))
+        .then(pl.lit("PERIOD_MISMATCH"))
+        .when(pl.col("paid_date").is_null() | (pl.col("paid_date") > as_of))
+        .then(pl.lit("INVALID_PAID_DATE"))
+        .otherwise(None)
+    )  # fmt: skip
+    return frame.with_columns(
+        reason=reason,
+        channel=pl.col("channel").fill_null(""),
+        amount_fen=pl.col("amount_fen").fill_null(0),
+    ).drop("paid_date")
+
+
+def payment_rows(valid: pl.DataFrame, period: int, run_id: str) -> pl.DataFrame:
+    """Ledger rows of the usable paid records."""
+    return valid.filter(pl.col("reason").is_null()).select(
+        person_id="pid",
+        period=pl.lit(period, pl.Int64),
+        amount_fen="amount_fen",
+        channel="channel",
+        paid_at="paid_at",
+        file_sha256="file_sha256",
+        source_line="source_line",
+        run_id=pl.lit(run_id),
+    )
+
+
+def paid_effects(
+    residents: pl.DataFrame, paid_valid: pl.DataFrame, instructions: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(residents moving to PAID_ELSEWHERE, double payments found).
+
+    ``residents``: ledger rows of the period; ``paid_valid``: usable paid records with ``pid``,
+    ``file_sha256``, ``source_line``; ``instructions``: the period's SUCCEEDED instructions.
+    """
+    first_paid = paid_valid.filter(pl.col("reason").is_null()).unique(
+        "pid", keep="first", maintain_order=True
+    )
+    hit = residents.join(first_paid, left_on="person_id", right_on="pid", how="inner")
+    moving = hit.filter(pl.col("state").is_in(PAID_MOVES))
+    double = first_paid.join(
+        instructions.select("person_id", "instruction_id", "amount_fen"),
+        left_on="pid",
+        right_on="person_id",
+        how="inner",
+        suffix="_debited",
+    )
+    return moving, double

@@ -1,0 +1,139 @@
+"""Reconcile's outputs: summary.json and the exception lists failed, review, unexpected,
+refunds and overdue (SPEC §9). Rendering only: the caller hands in the frames."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from premium_debit.ledger.store import Ledger
+from premium_debit.model.ids import mask_account
+from premium_debit.model.money import yuan_expr
+from premium_debit.pipeline.refunds import refund_rows
+from premium_debit.reports import summary as S
+from premium_debit.reports.conservation import (
+    instruction_checks,
+    instruction_figures,
+    instruction_frame,
+)
+from premium_debit.reports.exceptions import write_exceptions
+
+
+def _people(ledger: Ledger, period: int | None) -> pl.DataFrame:
+    return ledger.residents(period).select(
+        "person_id", "township", "village", "name", resident_state="state"
+    )
+
+
+def overdue_rows(ledger: Ledger, as_of: date, days: int, period: int | None) -> pl.DataFrame:
+    """Instructions awaiting a result more than ``days`` after their batch's business date."""
+    cutoff = (as_of - timedelta(days=days)).isoformat()
+    instr = instruction_frame(ledger, period).filter(pl.col("status") == "AWAITING")
+    batches = ledger.batches(period).select("batch_id", "business_date")
+    late = instr.join(batches, on="batch_id").filter(pl.col("business_date") < cutoff)
+    return _exception_rows(late.with_columns(reason_code=pl.lit("OVERDUE_RESULT")), ledger, period)
+
+
+def _exception_rows(frame: pl.DataFrame, ledger: Ledger, period: int | None) -> pl.DataFrame:
+    people = _people(ledger, period).drop("township")
+    out = frame.join(people, on="person_id", how="left")
+    extra = [c for c in ("source_file", "source_line", "state", "code", "debited") if c in out.columns]
+    return out.select(
+        "township", "village", "person_id", "name", "period",
+        amount=yuan_expr(pl.col("amount_fen")),
+        reason_code="reason_code", batch_id="batch_id", instruction_id="instruction_id",
+        bank_code="bank_code", account_no_masked=mask_account(pl.col("account_no")),
+        *extra,
+    ).sort("township", "person_id", "instruction_id")  # fmt: skip
+
+
+def write_reconcile_outputs(
+    report_dir: Path, ledger: Ledger, files: list[Any], as_of: date, overdue_days: int,
+    period: int, run_id: str, command: str = "reconcile",
+) -> dict[str, Any]:  # fmt: skip
+    """Write exception lists and summary.json of a reconcile run; return the summary."""
+    accepted = [f for f in files if f.status == "accepted"]
+    instr_all = instruction_frame(ledger, period)
+    outcome_frames = [
+        f.instructions.with_columns(source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code))
+        for f in accepted
+    ]
+    exc = report_dir / "exceptions"
+    outcomes = (
+        pl.concat(outcome_frames, how="vertical") if outcome_frames else pl.DataFrame(
+            schema={"instruction_id": pl.String, "person_id": pl.String, "outcome": pl.String,
+                    "status": pl.String, "debited_fen": pl.Int64, "line": pl.Int64,
+                    "code": pl.String, "township": pl.String, "amount_fen": pl.Int64,
+                    "attempt": pl.Int64, "source_file": pl.String, "bank_code": pl.String})
+    )  # fmt: skip
+    detail = outcomes.join(
+        instr_all.select("instruction_id", "batch_id", "account_no", "period"),
+        on="instruction_id", how="left",
+    ).with_columns(reason_code="outcome", source_line="line", debited=yuan_expr(pl.col("debited_fen")))  # fmt: skip
+    people = _people(ledger, period)
+    failed = detail.filter(pl.col("status") == "FAILED").join(
+        people.select("person_id", state="resident_state"), on="person_id", how="left"
+    )
+    write_exceptions(exc / "failed.csv", _exception_rows(failed, ledger, period),
+                     extra=("state", "code", "source_file", "source_line"))  # fmt: skip
+    review = detail.filter(pl.col("status") == "REVIEW")
+    write_exceptions(exc / "review.csv", _exception_rows(review, ledger, period),
+                     extra=("code", "debited", "source_file", "source_line"))  # fmt: skip
+    unexpected = [
+        f.rows.filter(pl.col("class") == "UNEXPECTED_RESULT").with_columns(
+            source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code), batch_id=pl.lit(f.batch_id))
+        for f in accepted
+    ]  # fmt: skip
+    if unexpected:
+        un = pl.concat(unexpected, how="vertical")
+    else:
+        un = pl.DataFrame(schema={"instruction_id": pl.String, "account_no": pl.String,
+                                  "amount_fen": pl.Int64, "code": pl.String, "line": pl.Int64,
+                                  "source_file": pl.String, "bank_code": pl.String,
+                                  "batch_id": pl.String})  # fmt: skip
+    write_exceptions(exc / "unexpected.csv", un.select(
+        "instruction_id", "batch_id", "bank_code", "code", "source_file",
+        amount=yuan_expr(pl.col("amount_fen")), reason_code=pl.lit("UNEXPECTED_RESULT"),
+        account_no_masked=mask_account(pl.col("account_no")), source_line="line",
+    ), extra=("code",))  # fmt: skip
+    refunds = refund_rows(ledger, period, run_id=run_id)
+    if refunds.height:
+        write_exceptions(exc / "refunds.csv", refunds, extra=("cause",))
+    overdue = overdue_rows(ledger, as_of, overdue_days, period)
+    write_exceptions(exc / "overdue.csv", overdue)
+
+    by_outcome = S.figures_by(outcomes, "outcome")
+    townships: dict[str, Any] = {}
+    for name in sorted(outcomes["township"].unique().to_list()):
+        townships[name] = {"outcomes": S.figures_by(outcomes.filter(pl.col("township") == name), "outcome")}
+    banks: dict[str, Any] = {}
+    for f in accepted:
+        b = banks.setdefault(f.bank_code, {"batches": [], "outcomes": {}})
+        b["batches"].append(f.batch_id)
+    for code in banks:
+        banks[code]["outcomes"] = S.figures_by(outcomes.filter(pl.col("bank_code") == code), "outcome")
+        banks[code]["instructed"] = S.total(instr_all.filter(pl.col("bank_code") == code))
+    summary = {
+        "command": command,
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "period": period,
+        "outcomes": by_outcome,
+        "unexpected": S.total(un),
+        "townships": townships,
+        "banks": banks,
+        "instructions": instruction_figures(instr_all),
+        "refunds": S.total(ledger.refunds(period).filter(pl.col("run_id") == run_id)),
+        "overdue": {"count": overdue.height},
+        "files": {
+            "accepted": [f.file for f in files if f.status == "accepted"],
+            "refused": [{"file": f.file, "reason": f.reason} for f in files if f.status == "refused"],
+            "replayed": [f.file for f in files if f.status == "replayed"],
+        },
+        "conservation": S.conservation(instruction_checks(instr_all)),
+    }
+    S.write_summary(report_dir / "summary.json", summary)
+    return summary

@@ -1,0 +1,143 @@
+"""The working folder of SPEC §9 and the file operations on it: atomic writes (temporary file,
+fsync, rename), content hashes, archive and quarantine. Raw inbound bytes are archived before
+they are parsed; nothing under archive/ or quarantine/ is ever deleted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from premium_debit.errors import TransientError
+from premium_debit.logs import get_logger
+
+# errno values of I/O hiccups on a shared folder worth another try; a missing file is not.
+_TRANSIENT_ERRNOS = {4, 11, 16, 110, 116}  # EINTR, EAGAIN, EBUSY, ETIMEDOUT, ESTALE
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
+
+
+def _log_retry(state: object) -> None:
+    get_logger().warning(
+        "io_retry", attempt=getattr(state, "attempt_number", None), error=str(
+            getattr(getattr(state, "outcome", None), "exception", lambda: None)()
+        )
+    )
+
+
+io_retry = retry(
+    retry=retry_if_exception(_is_transient),
+    stop=stop_after_attempt(5),
+    wait=wait_exponential(multiplier=0.1, max=2),
+    before_sleep=_log_retry,
+    reraise=True,
+)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@io_retry
+def read_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@io_retry
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` holds either its old content or all of ``data``."""
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        if _is_transient(exc):
+            raise TransientError(f"{path}: {exc.strerror} (gave up after retries)") from None
+        raise
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.sqlite"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def create(self) -> None:
+        for p in (self.outbox, self.inbox, self.archive, self.quarantine, self.reports, self.logs):
+            p.mkdir(parents=True, exist_ok=True)
+
+    def outbox_file(self, bank_code: str, file_name: str) -> Path:
+        return self.outbox / bank_code / file_name
+
+    def archive_bytes(self, name: str, data: bytes, sha256: str) -> Path:
+        """Keep the raw bytes of an accepted input, named by content so nothing is overwritten."""
+        dest = self.archive / f"{sha256[:16]}_{Path(name).name}"
+        if not dest.exists():
+            write_atomic(dest, data)
+        return dest
+
+    def quarantine_bytes(self, name: str, data: bytes, reason: str) -> Path:
+        """Keep a refused input and, beside it, why it was refused."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        dest = self.quarantine / f"{stamp}_{sha256_bytes(data)[:12]}_{Path(name).name}"
+        write_atomic(dest, data)
+        write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode("utf-8"))
+        return dest
