@@ -1,0 +1,116 @@
+"""Shared fixtures for pipeline tests: a private copy of the fixture campaign and a CLI runner."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from premium_debit.cli import main
+from premium_debit.ledger.store import Ledger
+
+REPO = Path(__file__).resolve().parents[2]
+CAMPAIGN = REPO / "fixtures" / "campaign"
+AS_OF = "2026-11-29"
+DUE_FILES = (
+    "due_xiwu.csv", "due_shangtian_gb18030.csv", "due_yuelin.xlsx", "due_chunhu_bom.csv",
+    "due_xikou.csv", "due_dayan.csv",
+)  # fmt: skip
+
+
+@dataclass
+class Campaign:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "premium-debit.toml"
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def due(self) -> list[Path]:
+        return [self.root / n for n in DUE_FILES]
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry.csv"
+
+    @property
+    def paid(self) -> Path:
+        return self.root / "paid.csv"
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.workdir / "ledger.sqlite")
+
+    def cli(self, *args: str | Path, as_of: str = AS_OF) -> int:
+        """Run one premium-debit command in-process; returns its exit code."""
+        command, *rest = [str(a) for a in args]
+        return main([command, "--config", str(self.config), "--as-of", as_of, *rest])
+
+    def build(self, *extra: str | Path, as_of: str = AS_OF, paid: bool = True) -> int:
+        args: list[str | Path] = ["build", "--due", *self.due, "--registry", self.registry]
+        if paid:
+            args += ["--paid", self.paid]
+        return self.cli(*args, *extra, as_of=as_of)
+
+    def seed_states(self) -> None:
+        """Give the residents of seed_states.csv their state, as earlier runs would have."""
+        with (self.root / "seed_states.csv").open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        frame = pl.DataFrame(rows).select(
+            "person_id", period=pl.lit(2027, pl.Int64), township=pl.lit("西坞街道"),
+            village=pl.lit(None, pl.String), name=pl.lit("seed"), category=pl.lit("成年居民"),
+            amount_due_fen=pl.lit(54000, pl.Int64), state="state",
+            attempts=pl.lit(1, pl.Int64), last_reason=pl.lit(None, pl.String),
+            state_since=pl.lit("2026-11-01"),
+        )  # fmt: skip
+        with self.ledger() as ledger, ledger.write() as w:
+            w.upsert_residents(frame)
+
+    def cases(self) -> pl.DataFrame:
+        return pl.read_csv(self.root / "cases.csv", infer_schema=False).with_columns(
+            pl.col("expected_reason").fill_null("")
+        )
+
+    def reports(self) -> list[Path]:
+        return sorted((self.workdir / "reports").iterdir())
+
+    def outbox_files(self) -> dict[str, bytes]:
+        out = self.workdir / "outbox"
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.req"))}
+
+    def export(self, name: str = "export.csv") -> bytes:
+        out = self.root / name
+        assert self.cli("export", "--out", out) == 0
+        return out.read_bytes()
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Campaign:
+    root = tmp_path / "campaign"
+    shutil.copytree(CAMPAIGN, root, ignore=shutil.ignore_patterns("expected", "*.py", "var"))
+    return Campaign(root)
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[Path, bytes], None]:
+    """Compare bytes with a golden file; ``pytest --update-goldens`` rewrites it instead."""
+    update = bool(request.config.getoption("--update-goldens", default=False))
+
+    def check(path: Path, actual: bytes) -> None:
+        if update or not path.exists():
+            if not update:
+                pytest.fail(f"golden file {path} is missing; run pytest --update-goldens")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(actual)
+        assert actual == path.read_bytes(), f"bytes differ from golden {path}"
+
+    return check
