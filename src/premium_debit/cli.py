@@ -104,6 +104,115 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from premium_debit.errors import EXIT_INPUT_REFUSED
+    from premium_debit.ledger.lock import workdir_lock
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.pipeline.outbox import restore_outbox
+    from premium_debit.pipeline.reconcile import run_reconcile
+    from premium_debit.reports.console import print_reconcile
+    from premium_debit.reports.reconcile_report import write_reconcile_outputs
+
+    cfg, ctx = _session(args, "reconcile")
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+        restore_outbox(ledger, ctx.ws, cfg)
+        result = run_reconcile(ctx, ledger, args.files)
+        report_dir = ctx.ws.reports / ctx.run_id
+        summary = write_reconcile_outputs(
+            report_dir, ledger, result.files, ctx.as_of, cfg.reconcile.overdue_days,
+            ctx.period, ctx.run_id,
+        )  # fmt: skip
+    print_reconcile(summary, report_dir)
+    for f in result.refused:
+        print(f"premium-debit reconcile: refused {f.reason}", file=sys.stderr)
+    return EXIT_INPUT_REFUSED if result.refused else EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from premium_debit.ledger.lock import workdir_lock
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.pipeline.outbox import restore_outbox
+    from premium_debit.pipeline.retry import run_retry
+    from premium_debit.reports.console import print_retry
+
+    cfg, ctx = _session(args, "retry")
+    if args.dry_run:
+        with Ledger(ctx.ws.ledger_path) as ledger:
+            result = run_retry(ctx, ledger, dry_run=True)
+    else:
+        with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+            restore_outbox(ledger, ctx.ws, cfg)
+            result = run_retry(ctx, ledger)
+    print_retry(result.summary, result.candidates, list_all=args.dry_run)
+    return EXIT_OK
+
+
+def cmd_paid(args: argparse.Namespace) -> int:
+    from premium_debit.ledger.lock import workdir_lock
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.pipeline.paid import run_paid
+
+    cfg, ctx = _session(args, "paid")
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+        summary = run_paid(ctx, ledger, args.files)
+    print(f"paid {ctx.run_id}: {summary['paid']['count']:,} paid-elsewhere records accepted, "
+          f"{summary['moved_to_paid_elsewhere']['count']:,} residents now PAID_ELSEWHERE, "
+          f"{summary['refunds']['count']:,} refund candidates")  # fmt: skip
+    print(f"  report: {summary['report_dir']}")
+    return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    import getpass
+
+    from premium_debit.ledger.lock import workdir_lock
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.pipeline.resolve import run_resolve
+
+    cfg, ctx = _session(args, "resolve")
+    operator = args.operator or getpass.getuser()
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+        res = run_resolve(ctx, ledger, args.instruction, args.decision, args.note, operator)
+    refund = " — on the refund list (also paid elsewhere)" if res.refund else ""
+    print(f"resolved {res.instruction_id} as {res.decision} by {operator}; "
+          f"resident is {res.resident_state}{refund}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from premium_debit.errors import EXIT_INPUT_REFUSED
+    from premium_debit.ledger.lock import workdir_lock
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.pipeline.nightly import run_nightly, write_nightly_outputs
+
+    cfg, ctx = _session(args, "nightly")
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+        result = run_nightly(ctx, ledger)
+        report_dir = write_nightly_outputs(ctx, ledger, result)
+    print(f"nightly {ctx.run_id} as of {ctx.as_of_text}: {len(result.accepted)} files accepted, "
+          f"{len(result.refused)} refused, {len(result.waiting)} left waiting")  # fmt: skip
+    for step, summary in result.steps.items():
+        if isinstance(summary, dict):
+            print(f"  {step}: done")
+    for refused in result.refused:
+        print(f"premium-debit nightly: refused {refused['reason']}", file=sys.stderr)
+    print(f"  report: {report_dir}")
+    return EXIT_INPUT_REFUSED if result.refused else EXIT_OK
+
+
+def cmd_simulate_bank(args: argparse.Namespace) -> int:
+    from premium_debit.simulate.bank import simulate_bank
+
+    cfg = load_config(args.config)
+    written = simulate_bank(
+        args.files, args.out, cfg, seed=args.seed, profile=args.profile, fault=args.fault,
+        processed=args.as_of,
+    )  # fmt: skip
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.reports.export import write_export
@@ -145,6 +254,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paid", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="classify and report; write nothing")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("reconcile", parents=[common], help="ingest bank result files")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("retry", parents=[common], help="re-instruct RETRY_PENDING residents")
+    p.add_argument("--dry-run", action="store_true", help="list who would be retried; write nothing")
+    p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser("paid", parents=[common], help="ingest paid-elsewhere lists")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_paid)
+
+    p = sub.add_parser("resolve", parents=[common], help="settle a review case")
+    p.add_argument("--instruction", required=True, metavar="ID")
+    p.add_argument("--as", dest="decision", required=True, choices=["succeeded", "failed"])
+    p.add_argument("--note", required=True, metavar="TEXT")
+    p.add_argument("--operator", default=None, metavar="NAME", help="default: the login name")
+    p.set_defaults(func=cmd_resolve)
+
+    p = sub.add_parser("nightly", parents=[common], help="the cron entry: inbox → ledger → outbox")
+    p.set_defaults(func=cmd_nightly)
+
+    p = sub.add_parser("simulate-bank", parents=[common],
+                       help="play a bank: answer request files with result files")  # fmt: skip
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default="pilot", help="outcome mix: pilot, all_success, ...")
+    p.add_argument("--fault", default=None, metavar="KIND", help="plant one defect per file")
+    p.set_defaults(func=cmd_simulate_bank)
 
     p = sub.add_parser("export", parents=[common], help="one CSV row per resident and period")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")

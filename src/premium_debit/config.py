@@ -114,6 +114,12 @@ class Reconcile(_Strict):
     overdue_days: Annotated[int, Field(ge=0)] = 7
 
 
+class Nightly(_Strict):
+    # A file in the inbox is taken once it has a `<name>.done` marker, or once it has not changed
+    # for this many seconds (a transfer still writing it is left for the next night).
+    settle_seconds: Annotated[int, Field(ge=0)] = 60
+
+
 class Report(_Strict):
     # Share of administrative failures (not activated, closed, not found, name mismatch) in a
     # township above which the report flags its registry data as suspect.
@@ -128,6 +134,7 @@ class Config(_Strict):
     banks: Annotated[list[Bank], Field(min_length=1)]
     retry: Retry = Retry()
     reconcile: Reconcile = Reconcile()
+    nightly: Nightly = Nightly()
     report: Report = Report()
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)

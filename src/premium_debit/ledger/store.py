@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from premium_debit.errors import InternalError, TransientError
+from premium_debit.logs import get_logger
 
 SCHEMA_VERSION = 1
 
@@ -74,8 +76,11 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class Ledger:
     """One SQLite ledger file. Reads may happen any time; writes only inside ``write()``."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 5000, begin_attempts: int = 5
+    ) -> None:
         self.path = path
+        self.begin_attempts = begin_attempts
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -123,13 +128,31 @@ class Ledger:
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, retried with backoff while another writer holds the ledger."""
+        for attempt in Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError)
+                                     and _is_busy(e)),  # fmt: skip
+            stop=stop_after_attempt(self.begin_attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=lambda st: get_logger().warning(
+                "ledger_busy", attempt=st.attempt_number, path=str(self.path)
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                self._db.execute("BEGIN IMMEDIATE")
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
-                raise TransientError(f"{self.path}: ledger is busy (another writer)") from None
+                raise TransientError(
+                    f"{self.path}: ledger is busy (another writer); gave up after "
+                    f"{self.begin_attempts} attempts"
+                ) from None
             raise
         try:
             yield
@@ -322,8 +345,9 @@ class LedgerWriter:
         self._db.executemany(sql, frame.select(columns).iter_rows())
 
     def add_run(self, run_id: str, command: str, as_of: str, started_at: str) -> None:
+        """Record the run (once: a run that writes several transactions records it in the first)."""
         self._db.execute(
-            "INSERT INTO runs (run_id, command, as_of, started_at) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO runs (run_id, command, as_of, started_at) VALUES (?, ?, ?, ?)",
             (run_id, command, as_of, started_at),
         )
 

@@ -27,8 +27,13 @@ from premium_debit.pipeline.accounts import match_accounts, prepare_registry
 from premium_debit.pipeline.batches import assign_batches, request_file_name
 from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.inputs import InputFile, concat_frames, read_inputs
-from premium_debit.pipeline.outbox import REQUEST_DETAIL, render_batch, write_request
-from premium_debit.pipeline.paid import paid_effects, payment_rows, validate_paid
+from premium_debit.pipeline.outbox import instruction_rows, render_batches, write_request
+from premium_debit.pipeline.paid import (
+    paid_effects,
+    payment_rows,
+    record_paid_effects,
+    validate_paid,
+)
 from premium_debit.pipeline.profiles import BankProfile, bank_profiles
 from premium_debit.pipeline.refunds import refund_rows
 from premium_debit.pipeline.validate import validate_due
@@ -115,7 +120,7 @@ def resident_changes(
     A resident whose state is decided (collected, in flight, in review, …) is only reported as
     skipped; build never changes it. A record that changes nothing writes nothing.
     """
-    valid = classified.filter(pl.col("reason") != "INVALID_PERSON_ID").unique(
+    valid = classified.filter(pl.col("reason").ne_missing("INVALID_PERSON_ID")).unique(
         "pid", keep="first", maintain_order=True
     )
     open_states = [s.value for s in OPEN_STATES]
@@ -258,6 +263,7 @@ def run_build(
     paid_paths: Sequence[Path] = (),
     *,
     dry_run: bool = False,
+    report_dir: Path | None = None,
 ) -> BuildResult:
     log = get_logger()
     cfg = ctx.cfg
@@ -292,7 +298,7 @@ def run_build(
         next_seq=lambda code: ledger.next_batch_seq(code, ctx.as_of_text),
     )
     classified = _attach_instructions(classified, instructed)
-    batch_rows, rendered = _render_batches(instructed, ctx, banks)
+    batch_rows, rendered = render_batches(instructed, ctx, banks)
     _step("render", t, batches=batch_rows.height, instructions=instructed.height)
 
     # The due side of the conservation check is taken before any join, so a join that loses or
@@ -311,22 +317,24 @@ def run_build(
         paid, ledger.instructions(period=ctx.period, status="SUCCEEDED"),
     )  # fmt: skip
     t = time.perf_counter()
+    archived = {f.sha256: ctx.ws.archive_bytes(f.name, f.data, f.sha256) for f in files}
     with ledger.write() as w:
-        w.add_run(ctx.run_id, "build", ctx.as_of_text, ctx.now_iso())
+        w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, ctx.now_iso())
         for f in files:
-            w.add_file(f.sha256, f.name, f.kind, ctx.run_id, ctx.now_iso())
+            w.add_file(f.sha256, f.name, f.kind, ctx.run_id, ctx.now_iso(),
+                       archived_as=str(archived[f.sha256]))  # fmt: skip
         w.upsert_residents(upserts)
         w.add_transitions(transitions)
         w.add_batches(batch_rows)
-        w.add_instructions(_instruction_rows(instructed, ctx))
+        w.add_instructions(instruction_rows(instructed, ctx))
         w.add_payments(payment_rows(paid, ctx.period, ctx.run_id))
-        _record_paid_effects(w, moving, double, ctx)
+        record_paid_effects(w, moving, double, ctx)
     _step("record", t, residents=upserts.height, transitions=transitions.height)
 
     t = time.perf_counter()
     for row in batch_rows.iter_rows(named=True):  # one per batch
         write_request(ctx.ws, row["bank_code"], row["file_name"], rendered[row["file_name"]])
-    report_dir = ctx.ws.reports / ctx.run_id
+    report_dir = report_dir or ctx.ws.reports / ctx.run_id
     write_exceptions(report_dir / "exceptions" / "rejected.csv",
                      rejected_rows(classified, ctx.period), extra=("field",))  # fmt: skip
     if double.height:
@@ -348,69 +356,3 @@ def _attach_instructions(classified: pl.DataFrame, instructed: pl.DataFrame) -> 
             for c in ("batch_id", "seq", "instruction_id")
         ]
     )
-
-
-def _instruction_rows(instructed: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-    return instructed.select(
-        "instruction_id", "batch_id", "seq",
-        person_id="pid", period=pl.lit(ctx.period, pl.Int64), township="township",
-        attempt=pl.lit(1, pl.Int64), account_no="account_no", name="account_name",
-        amount_fen="amount_fen",
-    )  # fmt: skip
-
-
-def _render_batches(
-    instructed: pl.DataFrame, ctx: RunContext, banks: dict[str, BankProfile], *, kind: str = "build"
-) -> tuple[pl.DataFrame, dict[str, bytes]]:
-    """Render each batch's request file; returns the batch rows and the bytes by file name."""
-    rendered: dict[str, bytes] = {}
-    rows: list[dict[str, Any]] = []
-    if instructed.height == 0:
-        return pl.DataFrame(schema=_BATCH_SCHEMA), rendered
-    policy = json.dumps(ctx.cfg.retry.model_dump(), sort_keys=True)
-    details = instructed.select(
-        "batch_id", "bank_code", "seq", "instruction_id", "account_no",
-        name="account_name", amount_fen="amount_fen", person_id="pid",
-    )  # fmt: skip
-    for (batch_id, bank_code), part in details.group_by(
-        ["batch_id", "bank_code"], maintain_order=True
-    ):
-        bank = banks[str(bank_code)]
-        file_name = request_file_name(bank.code, str(batch_id))
-        batch = {
-            "batch_id": str(batch_id), "bank_code": bank.code, "period": ctx.period,
-            "business_date": ctx.as_of_text, "seq": int(str(batch_id)[-2:]), "kind": kind,
-            "run_id": ctx.run_id, "count": part.height, "total_fen": int(part["amount_fen"].sum()),
-            "file_name": file_name, "encoding": bank.encoding, "layout": bank.format,
-            "policy": policy,
-        }  # fmt: skip
-        data = render_batch(batch, part.select(REQUEST_DETAIL), ctx.cfg)
-        batch["file_sha256"] = sha256_bytes(data)
-        rendered[file_name] = data
-        rows.append(batch)
-    return pl.DataFrame(rows, schema=_BATCH_SCHEMA).sort("batch_id"), rendered
-
-
-_BATCH_SCHEMA = {
-    "batch_id": pl.String, "bank_code": pl.String, "period": pl.Int64,
-    "business_date": pl.String, "seq": pl.Int64, "kind": pl.String, "run_id": pl.String,
-    "count": pl.Int64, "total_fen": pl.Int64, "file_name": pl.String,
-    "encoding": pl.String, "layout": pl.String, "policy": pl.String, "file_sha256": pl.String,
-}  # fmt: skip
-
-
-def _record_paid_effects(w: Any, moving: pl.DataFrame, double: pl.DataFrame, ctx: RunContext) -> None:
-    if moving.height:
-        w.set_resident_states(moving.select(
-            "person_id", "period", state=pl.lit("PAID_ELSEWHERE"), attempts="attempts",
-            last_reason=pl.lit("PAID_ELSEWHERE"), state_since=pl.lit(ctx.as_of_text)))  # fmt: skip
-        w.add_transitions(moving.select(
-            "person_id", "period", state=pl.lit("PAID_ELSEWHERE"),
-            reason=pl.lit("PAID_ELSEWHERE"), run_id=pl.lit(ctx.run_id), file_sha256="file_sha256",
-            source_line="source_line", instruction_id=pl.lit(None, pl.String),
-            at=pl.lit(ctx.now_iso())))  # fmt: skip
-    if double.height:
-        w.add_refunds(double.select(
-            person_id="pid", period=pl.lit(ctx.period, pl.Int64), instruction_id="instruction_id",
-            amount_fen="amount_fen_debited", cause=pl.lit("PAID_ELSEWHERE"),
-            run_id=pl.lit(ctx.run_id), at=pl.lit(ctx.now_iso())))  # fmt: skip

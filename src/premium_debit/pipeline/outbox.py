@@ -7,7 +7,9 @@ from the ledger, byte-identical (checked against the SHA-256 recorded with the b
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -17,6 +19,9 @@ from premium_debit.formats.bankfile import RequestHeader, render_request
 from premium_debit.formats.layout import load_layout
 from premium_debit.ledger.store import Ledger
 from premium_debit.logs import get_logger
+from premium_debit.pipeline.batches import request_file_name
+from premium_debit.pipeline.context import RunContext
+from premium_debit.pipeline.profiles import BankProfile
 from premium_debit.workspace import Workspace, sha256_bytes, write_atomic
 
 REQUEST_DETAIL = ["seq", "instruction_id", "account_no", "name", "amount_fen", "person_id"]
@@ -57,3 +62,54 @@ def restore_outbox(ledger: Ledger, ws: Workspace, cfg: Config) -> list[str]:
         get_logger().warning("request_file_restored", file=batch["file_name"])
         restored.append(batch["file_name"])
     return restored
+
+
+def instruction_rows(instructed: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+    """Ledger rows of new instructions (``attempt`` 1 unless the frame says otherwise)."""
+    return instructed.select(
+        "instruction_id", "batch_id", "seq",
+        person_id="pid", period=pl.lit(ctx.period, pl.Int64), township="township",
+        attempt=pl.col("attempt") if "attempt" in instructed.columns else pl.lit(1, pl.Int64),
+        account_no="account_no", name="account_name",
+        amount_fen="amount_fen",
+    )  # fmt: skip
+
+
+def render_batches(
+    instructed: pl.DataFrame, ctx: RunContext, banks: dict[str, BankProfile], *, kind: str = "build"
+) -> tuple[pl.DataFrame, dict[str, bytes]]:
+    """Render each batch's request file; returns the batch rows and the bytes by file name."""
+    rendered: dict[str, bytes] = {}
+    rows: list[dict[str, Any]] = []
+    if instructed.height == 0:
+        return pl.DataFrame(schema=_BATCH_SCHEMA), rendered
+    policy = json.dumps(ctx.cfg.retry.model_dump(), sort_keys=True)
+    details = instructed.select(
+        "batch_id", "bank_code", "seq", "instruction_id", "account_no",
+        name="account_name", amount_fen="amount_fen", person_id="pid",
+    )  # fmt: skip
+    for (batch_id, bank_code), part in details.group_by(
+        ["batch_id", "bank_code"], maintain_order=True
+    ):
+        bank = banks[str(bank_code)]
+        file_name = request_file_name(bank.code, str(batch_id))
+        batch = {
+            "batch_id": str(batch_id), "bank_code": bank.code, "period": ctx.period,
+            "business_date": ctx.as_of_text, "seq": int(str(batch_id)[-2:]), "kind": kind,
+            "run_id": ctx.run_id, "count": part.height, "total_fen": int(part["amount_fen"].sum()),
+            "file_name": file_name, "encoding": bank.encoding, "layout": bank.format,
+            "policy": policy,
+        }  # fmt: skip
+        data = render_batch(batch, part.select(REQUEST_DETAIL), ctx.cfg)
+        batch["file_sha256"] = sha256_bytes(data)
+        rendered[file_name] = data
+        rows.append(batch)
+    return pl.DataFrame(rows, schema=_BATCH_SCHEMA).sort("batch_id"), rendered
+
+
+_BATCH_SCHEMA = {
+    "batch_id": pl.String, "bank_code": pl.String, "period": pl.Int64,
+    "business_date": pl.String, "seq": pl.Int64, "kind": pl.String, "run_id": pl.String,
+    "count": pl.Int64, "total_fen": pl.Int64, "file_name": pl.String,
+    "encoding": pl.String, "layout": pl.String, "policy": pl.String, "file_sha256": pl.String,
+}  # fmt: skip

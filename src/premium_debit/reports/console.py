@@ -32,3 +32,43 @@ def print_build(summary: dict[str, Any], report_dir: Path | None, outbox: Path) 
     if report_dir is not None:
         print(f"  request files: {outbox}")
         print(f"  report: {report_dir}")
+
+
+def print_reconcile(summary: dict[str, Any], report_dir: Path) -> None:
+    files = summary["files"]
+    print(f"reconcile {summary['run_id']} as of {summary['as_of']}: "
+          f"{len(files['accepted'])} accepted, {len(files['refused'])} refused, "
+          f"{len(files['replayed'])} replayed")  # fmt: skip
+    if summary["outcomes"]:
+        print(f"  {'outcome':<24}{'records':>9}  {'yuan':>16}")
+        for code, fig in summary["outcomes"].items():
+            print(f"  {code:<24}{_fig(fig)}  {REASONS[code].zh}")
+    for name in files["replayed"]:
+        print(f"  replayed (already accepted, nothing changed): {name}")
+    inst = summary["instructions"]
+    print("  all instructions: " + ", ".join(f"{k} {v['count']:,}" for k, v in inst.items()))
+    if summary["refunds"]["count"]:
+        print(f"  refund candidates: {summary['refunds']['count']:,} "
+              f"({yuan_text(summary['refunds']['amount_fen'])} yuan)")  # fmt: skip
+    if summary["overdue"]["count"]:
+        print(f"  overdue results: {summary['overdue']['count']:,} (see overdue.csv)")
+    holds = summary["conservation"]["holds"]
+    print(f"  conservation: {'holds' if holds else 'BROKEN — stop and investigate'}")
+    print(f"  report: {report_dir}")
+
+
+def print_retry(summary: dict[str, Any], candidates: Any, *, list_all: bool) -> None:
+    dry = " (dry run: nothing written)" if summary.get("dry_run") else ""
+    print(f"retry {summary['run_id']} as of {summary['as_of']}{dry}: "
+          f"{summary['retried']['count']:,} residents re-instructed "
+          f"({yuan_text(summary['retried']['amount_fen'])} yuan)")  # fmt: skip
+    for why, fig in summary["held"].items():
+        print(f"  held {why:<16}{fig['count']:>9,}")
+    for code, bank in summary["banks"].items():
+        print(f"  bank {code}: {bank['instructed']['count']:,} in {', '.join(bank['batches'])}")
+    if list_all and candidates.height:
+        print(f"  {'person_id':<20}{'attempt':>8}  {'decision':<16}{'eligible from':<14}")
+        for row in candidates.iter_rows(named=True):  # the operator asked for the full list
+            decision = row["held"] or "RETRY"
+            pid = row["person_id"][:6] + "********" + row["person_id"][-4:]
+            print(f"  {pid:<20}{row['attempt']:>8}  {decision:<16}{row['eligible_from'] or '':<14}")

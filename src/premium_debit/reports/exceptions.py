@@ -46,6 +46,7 @@ def reason_columns(code: pl.Expr) -> list[pl.Expr]:
 
 def to_csv_bytes(frame: pl.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
     """Render an exception list: the standard columns (missing ones empty), then ``extra``."""
+    extra = tuple(c for c in extra if c not in COLUMNS)
     cols = [c for c in COLUMNS if c not in frame.columns]
     full = frame.with_columns([pl.lit(None, pl.String).alias(c) for c in cols])
     if "reason_zh" in cols:

@@ -33,7 +33,7 @@ def export_frame(ledger: Ledger, period: int | None = None) -> pl.DataFrame:
             amount_due=yuan_expr(pl.col("amount_due_fen")),
             amount_collected=yuan_expr(pl.col("collected_fen").fill_null(0)),
             attempts="attempts",
-            last_reason=pl.col("last_reason").fill_null(""),
+            last_reason="last_reason",
         )  # fmt: skip
         .sort("person_id", "period")
     )
