@@ -93,6 +93,82 @@ class Campaign:
         return out.read_bytes()
 
 
+    def answer(
+        self,
+        outcomes: dict[str, str] | None = None,
+        *,
+        default: str = "SUCCEEDED",
+        edit: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+        only: str | None = None,
+        processed: str = "2026-11-30",
+    ) -> list[Path]:
+        """Play a scripted bank: answer each request file in the outbox (or only ``only``) with a
+        result file in ``results/``; ``outcomes`` maps person_id → outcome, others get
+        ``default``; ``edit`` may change the detail rows before rendering (to plant defects)."""
+        from datetime import date
+
+        from premium_debit.config import load_config
+        from premium_debit.formats.bankfile import ResultHeader, parse_request, render_result
+        from premium_debit.pipeline.profiles import bank_profiles
+
+        banks = bank_profiles(load_config(self.config))
+        out = self.root / "results"
+        out.mkdir(exist_ok=True)
+        written = []
+        for req in sorted((self.workdir / "outbox").rglob("*.req")):
+            if only is not None and only not in req.name:
+                continue
+            ret = out / req.name.replace(".req", ".ret")
+            if ret.exists():
+                continue
+            bank = banks[req.name[:4]]
+            parsed = parse_request(bank.layout, bank.encoding, req.read_bytes(), req.name)
+            assert not parsed.problems, parsed.problems
+            code_of = {o: c for c, o in sorted(bank.codes.items(), reverse=True)}
+            wanted = pl.DataFrame(
+                {"person_id": list((outcomes or {}).keys()),
+                 "outcome": list((outcomes or {}).values())},
+                schema={"person_id": pl.String, "outcome": pl.String},
+            )  # fmt: skip
+            rows = (
+                parsed.details.join(wanted, on="person_id", how="left")
+                .with_columns(pl.col("outcome").fill_null(default))
+                .with_columns(
+                    code=pl.col("outcome").replace_strict(code_of),
+                    debited_fen=pl.when(pl.col("outcome") == "SUCCEEDED")
+                    .then(pl.col("amount_fen")).otherwise(0),
+                    message=pl.lit("处理完成"),
+                    bank_ref=pl.concat_str([pl.lit("R"), pl.col("seq").cast(pl.String)]),
+                )
+                .select("seq", "instruction_id", "account_no", "amount_fen", "debited_fen",
+                        "code", "message", "bank_ref")
+            )  # fmt: skip
+            if edit is not None:
+                rows = edit(rows)
+            header = ResultHeader(
+                str(parsed.header["batch_id"]), bank.code, date.fromisoformat(processed)
+            )
+            ret.write_bytes(render_result(bank.layout, bank.encoding, header, rows,
+                                          bank.success_codes))  # fmt: skip
+            written.append(ret)
+        return written
+
+    def resident(self, person_id: str) -> dict[str, object]:
+        with self.ledger() as ledger:
+            rows = ledger.residents(2027).filter(pl.col("person_id") == person_id)
+        assert rows.height == 1, person_id
+        return rows.row(0, named=True)
+
+    def broken(self) -> list[str]:
+        from premium_debit.ledger.invariants import broken_invariants
+
+        with self.ledger() as ledger:
+            return broken_invariants(ledger)
+
+    def pid(self, case: str) -> str:
+        return str(self.cases().filter(pl.col("case") == case)["person_id"][0])
+
+
 @pytest.fixture
 def campaign(tmp_path: Path) -> Campaign:
     root = tmp_path / "campaign"

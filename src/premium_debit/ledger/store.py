@@ -323,6 +323,10 @@ class Ledger:
         rows = self._db.execute("SELECT DISTINCT period FROM residents ORDER BY period").fetchall()
         return [int(r[0]) for r in rows]
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (consistency checks)."""
+        return list(self._db.execute(sql, params).fetchall())
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """One value of a read-only query (for tests and consistency checks)."""
         row = self._db.execute(sql, params).fetchone()
