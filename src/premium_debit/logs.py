@@ -88,5 +88,13 @@ def bind_run(run_id: str, command: str) -> None:
     structlog.contextvars.bind_contextvars(run_id=run_id, command=command)
 
 
+def _drop(_logger: Any, _method: str, _event: MutableMapping[str, Any]) -> str:
+    raise structlog.DropEvent
+
+
 def get_logger() -> Any:
+    """The library's logger. Until the CLI configures logging, events are dropped: the library
+    never prints (structlog's default would print to stdout)."""
+    if not structlog.is_configured():
+        structlog.configure(processors=[_drop], cache_logger_on_first_use=False)
     return structlog.get_logger()

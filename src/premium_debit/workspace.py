@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +27,17 @@ from premium_debit.logs import get_logger
 _TRANSIENT_ERRNOS = {4, 11, 16, 110, 116}  # EINTR, EAGAIN, EBUSY, ETIMEDOUT, ESTALE
 
 
+# errno values where the machine, not the data, is at fault: the run stops (exit 75) and cron
+# tries again once an operator has made room. Not retried within the run.
+_ENVIRONMENT_ERRNOS = {5, 28, 30, 122}  # EIO, ENOSPC, EROFS, EDQUOT
+
+
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
+
+
+def _environment_error(path: Path, exc: OSError) -> TransientError:
+    return TransientError(f"{path}: cannot write: {exc.strerror or exc} (nothing was changed)")
 
 
 def _log_retry(state: object) -> None:
@@ -71,11 +82,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -85,7 +92,76 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         if _is_transient(exc):
             raise TransientError(f"{path}: {exc.strerror} (gave up after retries)") from None
+        if exc.errno in _ENVIRONMENT_ERRNOS:
+            raise _environment_error(path, exc) from None
         raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Staging:
+    """Files written in two phases around a ledger commit.
+
+    ``add`` writes each file's bytes to a hidden temporary file beside its target and fsyncs
+    it; ``publish`` renames them into place. A failure before ``publish`` removes them all, so a
+    disk-full error at any write changes nothing; a crash between the ledger commit and
+    ``publish`` leaves only hidden temporary files (removed by ``sweep``) and missing request
+    files (rendered again from the ledger).
+    """
+
+    PREFIX = ".staged-"
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def add(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{self.PREFIX}{path.name}.", dir=path.parent)
+        self._staged.append((Path(tmp), path))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in _ENVIRONMENT_ERRNOS:
+                raise _environment_error(path, exc) from None
+            raise
+
+    def publish(self) -> None:
+        folders = set()
+        for tmp, path in self._staged:
+            os.replace(tmp, path)
+            folders.add(path.parent)
+        for folder in sorted(folders):
+            _fsync_dir(folder)
+        self._staged = []
+
+    def discard(self) -> None:
+        for tmp, _ in self._staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self._staged = []
+
+    @staticmethod
+    def sweep(root: Path) -> int:
+        """Remove temporary files a killed run left behind under ``root``."""
+        n = 0
+        for tmp in root.rglob(f"{Staging.PREFIX}*"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+        for tmp in root.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+        return n
 
 
 @dataclass(frozen=True)
@@ -124,14 +200,27 @@ class Workspace:
         for p in (self.outbox, self.inbox, self.archive, self.quarantine, self.reports, self.logs):
             p.mkdir(parents=True, exist_ok=True)
 
+    @contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """Stage files; they are published when the block ends without error."""
+        staged = Staging()
+        try:
+            yield staged
+        except BaseException:
+            staged.discard()
+            raise
+        staged.publish()
+
     def outbox_file(self, bank_code: str, file_name: str) -> Path:
         return self.outbox / bank_code / file_name
 
     def archive_bytes(self, name: str, data: bytes, sha256: str) -> Path:
-        """Keep the raw bytes of an accepted input, named by content so nothing is overwritten."""
+        """Keep the raw bytes of an input, named by content so nothing is overwritten; bytes
+        already archived (under any name) are not archived again."""
+        for existing in self.archive.glob(f"{sha256[:16]}_*"):
+            return existing
         dest = self.archive / f"{sha256[:16]}_{Path(name).name}"
-        if not dest.exists():
-            write_atomic(dest, data)
+        write_atomic(dest, data)
         return dest
 
     def quarantine_bytes(self, name: str, data: bytes, reason: str) -> Path:

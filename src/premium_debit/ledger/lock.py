@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from premium_debit.errors import LockHeld
+from premium_debit.logs import get_logger
 
 
 @contextmanager
@@ -27,6 +29,11 @@ def workdir_lock(workdir: Path) -> Iterator[None]:
             raise LockHeld(f"{path}: another premium-debit run holds the lock ({holder})") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-        yield
+        log = get_logger()
+        log.info("lock_acquired", pid=os.getpid(), at=time.time())
+        try:
+            yield
+        finally:
+            log.info("lock_released", pid=os.getpid(), at=time.time())
     finally:
         os.close(fd)

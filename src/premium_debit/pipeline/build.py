@@ -27,7 +27,7 @@ from premium_debit.pipeline.accounts import match_accounts, prepare_registry
 from premium_debit.pipeline.batches import assign_batches, request_file_name
 from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.inputs import InputFile, concat_frames, read_inputs
-from premium_debit.pipeline.outbox import instruction_rows, render_batches, write_request
+from premium_debit.pipeline.outbox import instruction_rows, render_batches
 from premium_debit.pipeline.paid import (
     paid_effects,
     payment_rows,
@@ -38,7 +38,7 @@ from premium_debit.pipeline.profiles import BankProfile, bank_profiles
 from premium_debit.pipeline.refunds import refund_rows
 from premium_debit.pipeline.validate import validate_due
 from premium_debit.reports import summary as S
-from premium_debit.reports.exceptions import write_exceptions
+from premium_debit.reports.exceptions import to_csv_bytes, write_exceptions
 from premium_debit.workspace import sha256_bytes
 
 _BUCKET_OF = {code: r.kind.value for code, r in REASONS.items() if r.kind != Kind.OUTCOME}
@@ -317,32 +317,32 @@ def run_build(
         paid, ledger.instructions(period=ctx.period, status="SUCCEEDED"),
     )  # fmt: skip
     t = time.perf_counter()
-    archived = {f.sha256: ctx.ws.archive_bytes(f.name, f.data, f.sha256) for f in files}
-    with ledger.write() as w:
-        w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, ctx.now_iso())
-        for f in files:
-            w.add_file(f.sha256, f.name, f.kind, ctx.run_id, ctx.now_iso(),
-                       archived_as=str(archived[f.sha256]))  # fmt: skip
-        w.upsert_residents(upserts)
-        w.add_transitions(transitions)
-        w.add_batches(batch_rows)
-        w.add_instructions(instruction_rows(instructed, ctx))
-        w.add_payments(payment_rows(paid, ctx.period, ctx.run_id))
-        record_paid_effects(w, moving, double, ctx)
-    _step("record", t, residents=upserts.height, transitions=transitions.height)
-
-    t = time.perf_counter()
-    for row in batch_rows.iter_rows(named=True):  # one per batch
-        write_request(ctx.ws, row["bank_code"], row["file_name"], rendered[row["file_name"]])
     report_dir = report_dir or ctx.ws.reports / ctx.run_id
-    write_exceptions(report_dir / "exceptions" / "rejected.csv",
-                     rejected_rows(classified, ctx.period), extra=("field",))  # fmt: skip
+    with ctx.ws.staging() as stage:
+        # Everything this run writes is staged before the commit: a write error changes nothing.
+        archived = {f.sha256: ctx.ws.archive_bytes(f.name, f.data, f.sha256) for f in files}
+        for row in batch_rows.iter_rows(named=True):  # one per batch
+            stage.add(ctx.ws.outbox_file(row["bank_code"], row["file_name"]),
+                      rendered[row["file_name"]])  # fmt: skip
+        stage.add(report_dir / "exceptions" / "rejected.csv",
+                  to_csv_bytes(rejected_rows(classified, ctx.period), extra=("field",)))  # fmt: skip
+        stage.add(report_dir / "summary.json", S.render(summary))
+        with ledger.write() as w:
+            w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, ctx.now_iso())
+            for f in files:
+                w.add_file(f.sha256, f.name, f.kind, ctx.run_id, ctx.now_iso(),
+                           archived_as=str(archived[f.sha256]))  # fmt: skip
+            w.upsert_residents(upserts)
+            w.add_transitions(transitions)
+            w.add_batches(batch_rows)
+            w.add_instructions(instruction_rows(instructed, ctx))
+            w.add_payments(payment_rows(paid, ctx.period, ctx.run_id))
+            record_paid_effects(w, moving, double, ctx)
+        _step("record", t, residents=upserts.height, transitions=transitions.height)
     if double.height:
         write_exceptions(report_dir / "exceptions" / "refunds.csv",
-                         refund_rows(ledger, ctx.period, run_id=ctx.run_id))  # fmt: skip
-    S.write_summary(report_dir / "summary.json", summary)
+                         refund_rows(ledger, ctx.period, run_id=ctx.run_id), extra=("cause",))  # fmt: skip
     result.report_dir = report_dir
-    _step("write", t, files=len(rendered))
     log.info("build_finished", seconds=round(time.perf_counter() - t0, 3),
              **{b: f["count"] for b, f in summary["buckets"].items()})  # fmt: skip
     return result

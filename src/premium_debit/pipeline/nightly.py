@@ -29,7 +29,7 @@ from premium_debit.pipeline.reconcile import reconcile_file
 from premium_debit.pipeline.retry import run_retry
 from premium_debit.pipeline.sniff import sniff_kind
 from premium_debit.reports.reconcile_report import write_reconcile_outputs
-from premium_debit.workspace import read_bytes, write_atomic
+from premium_debit.workspace import read_bytes
 
 _SKIP_SUFFIXES = (".done", ".tmp", ".part", ".partial", ".filepart")
 
@@ -125,8 +125,9 @@ def run_nightly(ctx: RunContext, ledger: Ledger) -> NightlyResult:
 
     # 4. Build: this night's due lists with the newest registry snapshot.
     registry = _newest_registry(ctx, ledger, kinds["registry"], result)
-    due_ok: list[Path] = []
-    staged = ws.root / "staging" / ctx.run_id
+    # An inbox file leaves the inbox only after the commit that consumed it: a run killed in
+    # between finds it again, and running again on the same input creates nothing new.
+    due_ok: list[tuple[Path, bytes]] = []
     for path, data in kinds["due"]:
         try:
             read_input(path, "due", data=data)
@@ -138,15 +139,14 @@ def run_nightly(ctx: RunContext, ledger: Ledger) -> NightlyResult:
             log.warning("due_list_waiting_for_registry", file=path.name)
             result.waiting.append(path.name)
             continue
-        copy = staged / path.name
-        write_atomic(copy, data)
-        due_ok.append(copy)
-        _move(ws, path, data, _sha(data), None)
-        result.accepted.append(path.name)
+        due_ok.append((path, data))
     if due_ok and registry is not None:
         result.steps["build"] = run_build(
-            ctx, ledger, due_ok, registry, report_dir=report / "build"
+            ctx, ledger, [p for p, _ in due_ok], registry, report_dir=report / "build"
         ).summary
+        for path, data in due_ok:
+            _move(ws, path, data, _sha(data), None)
+            result.accepted.append(path.name)
     return result
 
 
@@ -165,11 +165,9 @@ def _ingest_tabular(
         _move(ctx.ws, path, data, "", str(exc))
         result.refused.append({"file": path.name, "reason": str(exc)})
         return
-    copy = ctx.ws.root / "staging" / ctx.run_id / path.name
-    write_atomic(copy, data)
     report_dir = ctx.ws.reports / ctx.run_id / f"paid-{path.stem}"
     result.steps.setdefault("paid", []).append(
-        run_paid(ctx, ledger, [copy], report_dir=report_dir)
+        run_paid(ctx, ledger, [path], report_dir=report_dir)
     )
     _move(ctx.ws, path, data, _sha(data), None)
     result.accepted.append(path.name)

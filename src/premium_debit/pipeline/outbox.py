@@ -22,7 +22,7 @@ from premium_debit.logs import get_logger
 from premium_debit.pipeline.batches import request_file_name
 from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.profiles import BankProfile
-from premium_debit.workspace import Workspace, sha256_bytes, write_atomic
+from premium_debit.workspace import Staging, Workspace, sha256_bytes, write_atomic
 
 REQUEST_DETAIL = ["seq", "instruction_id", "account_no", "name", "amount_fen", "person_id"]
 
@@ -40,14 +40,12 @@ def render_batch(batch: dict[str, object], details: pl.DataFrame, cfg: Config) -
     )
 
 
-def write_request(ws: Workspace, bank_code: str, file_name: str, data: bytes) -> None:
-    write_atomic(ws.outbox_file(bank_code, file_name), data)
-
-
 def restore_outbox(ledger: Ledger, ws: Workspace, cfg: Config) -> list[str]:
     """Render again every committed request file missing from the outbox whose batch has no
     result yet; returns the names restored."""
     restored: list[str] = []
+    Staging.sweep(ws.outbox)
+    Staging.sweep(ws.reports)
     batches = ledger.batches()
     for batch in batches.iter_rows(named=True):  # one row per batch, not per resident
         path = ws.outbox_file(batch["bank_code"], batch["file_name"])

@@ -75,7 +75,8 @@ def check_result_file(
     parsed = parse_result(bank.layout, bank.encoding, data, name, bank.success_codes)
     if parsed.problems:
         first = parsed.problems[0]
-        more = f" (and {len(parsed.problems) - 1} more problems)" if len(parsed.problems) > 1 else ""
+        n = len(parsed.problems) - 1
+        more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         raise InputRefused(name, f"{first.message}{more}", line=first.line, field=first.field)
     header_batch = str(parsed.header.get("batch_id"))
     batch = ledger.batch(header_batch)

@@ -22,7 +22,7 @@ from premium_debit.ledger.store import Ledger
 from premium_debit.logs import get_logger
 from premium_debit.pipeline.batches import assign_batches
 from premium_debit.pipeline.context import RunContext
-from premium_debit.pipeline.outbox import instruction_rows, render_batches, write_request
+from premium_debit.pipeline.outbox import instruction_rows, render_batches
 from premium_debit.pipeline.profiles import bank_profiles
 from premium_debit.reports import summary as S
 
@@ -101,22 +101,26 @@ def run_retry(
         return RetryResult(candidates, batch_rows, summary)
     if instructed.height:
         now = ctx.now_iso()
-        with ledger.write() as w:
-            w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, now)
-            w.add_batches(batch_rows)
-            w.add_instructions(instruction_rows(instructed, ctx))
-            w.set_resident_states(instructed.select(
-                "person_id", "period", state=pl.lit("AWAITING_RESULT"), attempts="attempt",
-                last_reason=pl.lit(None, pl.String), state_since=pl.lit(ctx.as_of_text),
-            ))  # fmt: skip
-            w.add_transitions(instructed.select(
-                "person_id", "period", state=pl.lit("AWAITING_RESULT"), reason=pl.lit(None, pl.String),
-                run_id=pl.lit(ctx.run_id), file_sha256=pl.lit(None, pl.String),
-                source_line=pl.lit(None, pl.Int64), instruction_id="instruction_id", at=pl.lit(now),
-            ))  # fmt: skip
-        for row in batch_rows.iter_rows(named=True):  # one per batch
-            write_request(ctx.ws, row["bank_code"], row["file_name"], rendered[row["file_name"]])
-        S.write_summary((report_dir or ctx.ws.reports / ctx.run_id) / "summary.json", summary)
+        with ctx.ws.staging() as stage:
+            for row in batch_rows.iter_rows(named=True):  # one per batch
+                stage.add(ctx.ws.outbox_file(row["bank_code"], row["file_name"]),
+                          rendered[row["file_name"]])  # fmt: skip
+            stage.add((report_dir or ctx.ws.reports / ctx.run_id) / "summary.json",
+                      S.render(summary))  # fmt: skip
+            with ledger.write() as w:
+                w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, now)
+                w.add_batches(batch_rows)
+                w.add_instructions(instruction_rows(instructed, ctx))
+                w.set_resident_states(instructed.select(
+                    "person_id", "period", state=pl.lit("AWAITING_RESULT"), attempts="attempt",
+                    last_reason=pl.lit(None, pl.String), state_since=pl.lit(ctx.as_of_text),
+                ))  # fmt: skip
+                w.add_transitions(instructed.select(
+                    "person_id", "period", state=pl.lit("AWAITING_RESULT"),
+                    reason=pl.lit(None, pl.String), run_id=pl.lit(ctx.run_id),
+                    file_sha256=pl.lit(None, pl.String), source_line=pl.lit(None, pl.Int64),
+                    instruction_id="instruction_id", at=pl.lit(now),
+                ))  # fmt: skip
     log.info("step_finished", step="retry", seconds=round(time.perf_counter() - t0, 3),
              retried=instructed.height, held=held.height)  # fmt: skip
     return RetryResult(candidates, batch_rows, summary)
