@@ -213,6 +213,18 @@ def cmd_simulate_bank(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from premium_debit.ledger.store import Ledger
+    from premium_debit.reports.progress import progress
+    from premium_debit.reports.report import print_report, run_report
+
+    cfg, ctx = _session(args, "report")
+    with Ledger(ctx.ws.ledger_path) as ledger, progress("report"):
+        summary, report_dir = run_report(ctx, ledger, args.period)
+    print_report(summary, report_dir)
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.reports.export import write_export
@@ -283,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", default=None, metavar="NAME", help="default: the login name")
     p.set_defaults(func=cmd_resolve)
 
+    p = sub.add_parser("report", parents=[common], help="write the operator report for the period")
+    p.add_argument("--period", type=int, default=None)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("nightly", parents=[common], help="the cron entry: inbox → ledger → outbox")
     p.set_defaults(func=cmd_nightly)
 
@@ -302,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[debug], help="a whole campaign on generated data")
     p.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
+    p.add_argument("--residents", type=int, default=120_000, metavar="N")
+    p.add_argument("--seed", type=int, default=2027, metavar="S")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -256,7 +256,7 @@ def test_report__lists_are_exact(season: Season) -> None:
     failed = _rows(season.book["扣款失败名单"], 1)
     assert sorted((r["公民身份号码"], r["原因代码"]) for r in failed) == sorted(
         [(p["ok_nbcb_1"], "ACCOUNT_NOT_ACTIVATED"), (p["ok_fhrc_0"], "ACCOUNT_NOT_ACTIVATED")])
-    assert {r["原因说明"] for r in failed} == {"金融账户未激活"}
+    assert {r["原因说明"] for r in failed} == {"社保卡金融账户未激活"}
     review = _rows(season.book["待人工核对"], 1)
     assert [(r["指令号"], r["原因代码"], _fen(r["金额(元)"])) for r in review] == [
         ("2027NBCB2026112902000001", "MISSING_RESULT", 54000)]

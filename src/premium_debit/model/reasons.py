@@ -76,9 +76,9 @@ OUTCOMES: tuple[Reason, ...] = (
     _R("ACCOUNT_FROZEN", Kind.OUTCOME, "金融账户冻结", "通知参保人联系开户银行解冻或通过其他渠道缴费", _RES),
     _R("ACCOUNT_CLOSED", Kind.OUTCOME, "金融账户已销户", "通知参保人通过其他渠道缴费", _RES),
     _R("ACCOUNT_NOT_FOUND", Kind.OUTCOME, "账户不存在", "与社保卡中心核对金融账号", _AG),
-    _R("NAME_MISMATCH", Kind.OUTCOME, "户名不符", "核对姓名,更正社保卡信息", _AG),
+    _R("NAME_MISMATCH", Kind.OUTCOME, "姓名与社保卡信息不一致", "核对姓名,更正应缴名单或社保卡信息", _AG),
     _R("CARD_LOST", Kind.OUTCOME, "社保卡已挂失", "通知参保人补换社保卡或通过其他渠道缴费", _RES),
-    _R("ACCOUNT_NOT_ACTIVATED", Kind.OUTCOME, "金融账户未激活", "通知参保人到合作银行网点激活金融账户", _RES),
+    _R("ACCOUNT_NOT_ACTIVATED", Kind.OUTCOME, "社保卡金融账户未激活", "通知参保人到合作银行网点激活金融账户", _RES),
     _R("LIMIT_EXCEEDED", Kind.OUTCOME, "超过扣款限额", "系统将自动重新扣款;多次失败请联系银行", _BANK, True),
     _R("BANK_SYSTEM_ERROR", Kind.OUTCOME, "银行系统错误", "系统将自动重新扣款;持续出现请联系银行", _BANK, True),
 )
