@@ -500,8 +500,8 @@ def test_fault__name_disagrees(built: Built, tmp_path: Path) -> None:
     path = faulty["NBCB_2027NBCB2026112901.req"]
     assert path.name == "NBCB_2027NBCB2026112902.ret"
     assert _problems(built, path) == [
-        "the file name 'NBCB_2027NBCB2026112902.ret' disagrees with the header, which names"
-        " batch 2027NBCB2026112901 of bank NBCB (file 'NBCB_2027NBCB2026112901.ret')"
+        "the file name 'NBCB_2027NBCB2026112902.ret' disagrees with its header, which names"
+        " batch '2027NBCB2026112901' of bank 'NBCB': expected 'NBCB_2027NBCB2026112901.ret'"
     ]
     assert faulty["FHRC_2027FHRC2026112901.req"].name == "FHRC_2027FHRC2026112902.ret"
     assert len(_problems(built, faulty["FHRC_2027FHRC2026112901.req"])) == 1
@@ -604,7 +604,7 @@ def test_refuse__name_disagrees_with_request_header(built: Built, tmp_path: Path
     """A request file renamed to another batch is refused: the header is authoritative."""
     path = tmp_path / "NBCB_2027NBCB2026112909.req"
     path.write_bytes(built.requests[2].read_bytes())
-    with pytest.raises(InputRefused, match="disagrees with the header"):
+    with pytest.raises(InputRefused, match="disagrees with its header"):
         simulate_bank([path], tmp_path / "out", built.cfg)
 
 
