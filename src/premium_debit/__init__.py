@@ -1,3 +1,4 @@
-"""premium-debit: resident medical-insurance premium withholding from social-security-card accounts."""
+"""premium-debit: withholds resident medical-insurance premiums from social-security-card
+accounts."""
 
 __version__ = "0.1.0"

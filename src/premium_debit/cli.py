@@ -35,10 +35,19 @@ def _as_of(text: str) -> date:
 
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_NAME),
-                   help=f"configuration file (default ./{DEFAULT_CONFIG_NAME})")  # fmt: skip
-    p.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
-                   help="business date (default today)")  # fmt: skip
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path(DEFAULT_CONFIG_NAME),
+        help=f"configuration file (default ./{DEFAULT_CONFIG_NAME})",
+    )
+    p.add_argument(
+        "--as-of",
+        type=_as_of,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="business date (default today)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     return p
 
@@ -119,9 +128,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         result = run_reconcile(ctx, ledger, args.files)
         report_dir = ctx.ws.reports / ctx.run_id
         summary = write_reconcile_outputs(
-            report_dir, ledger, result.files, ctx.as_of, cfg.reconcile.overdue_days,
-            ctx.period, ctx.run_id,
-        )  # fmt: skip
+            report_dir,
+            ledger,
+            result.files,
+            ctx.as_of,
+            cfg.reconcile.overdue_days,
+            ctx.period,
+            ctx.run_id,
+        )
     print_reconcile(summary, report_dir)
     for f in result.refused:
         print(f"premium-debit reconcile: refused {f.reason}", file=sys.stderr)
@@ -152,12 +166,14 @@ def cmd_paid(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.pipeline.paid import run_paid
 
-    cfg, ctx = _session(args, "paid")
+    _cfg, ctx = _session(args, "paid")
     with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
         summary = run_paid(ctx, ledger, args.files)
-    print(f"paid {ctx.run_id}: {summary['paid']['count']:,} paid-elsewhere records accepted, "
-          f"{summary['moved_to_paid_elsewhere']['count']:,} residents now PAID_ELSEWHERE, "
-          f"{summary['refunds']['count']:,} refund candidates")  # fmt: skip
+    print(
+        f"paid {ctx.run_id}: {summary['paid']['count']:,} paid-elsewhere records accepted, "
+        f"{summary['moved_to_paid_elsewhere']['count']:,} residents now PAID_ELSEWHERE, "
+        f"{summary['refunds']['count']:,} refund candidates"
+    )
     print(f"  report: {summary['report_dir']}")
     return EXIT_OK
 
@@ -169,13 +185,15 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.pipeline.resolve import run_resolve
 
-    cfg, ctx = _session(args, "resolve")
+    _cfg, ctx = _session(args, "resolve")
     operator = args.operator or getpass.getuser()
     with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
         res = run_resolve(ctx, ledger, args.instruction, args.decision, args.note, operator)
     refund = " — on the refund list (also paid elsewhere)" if res.refund else ""
-    print(f"resolved {res.instruction_id} as {res.decision} by {operator}; "
-          f"resident is {res.resident_state}{refund}")  # fmt: skip
+    print(
+        f"resolved {res.instruction_id} as {res.decision} by {operator}; "
+        f"resident is {res.resident_state}{refund}"
+    )
     return EXIT_OK
 
 
@@ -185,12 +203,14 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.pipeline.nightly import run_nightly, write_nightly_outputs
 
-    cfg, ctx = _session(args, "nightly")
+    _cfg, ctx = _session(args, "nightly")
     with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
         result = run_nightly(ctx, ledger)
         report_dir = write_nightly_outputs(ctx, ledger, result)
-    print(f"nightly {ctx.run_id} as of {ctx.as_of_text}: {len(result.accepted)} files accepted, "
-          f"{len(result.refused)} refused, {len(result.waiting)} left waiting")  # fmt: skip
+    print(
+        f"nightly {ctx.run_id} as of {ctx.as_of_text}: {len(result.accepted)} files accepted, "
+        f"{len(result.refused)} refused, {len(result.waiting)} left waiting"
+    )
     for step, summary in result.steps.items():
         if isinstance(summary, dict):
             print(f"  {step}: done")
@@ -205,9 +225,14 @@ def cmd_simulate_bank(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     written = simulate_bank(
-        args.files, args.out, cfg, seed=args.seed, profile=args.profile, fault=args.fault,
+        args.files,
+        args.out,
+        cfg,
+        seed=args.seed,
+        profile=args.profile,
+        fault=args.fault,
         processed=args.as_of,
-    )  # fmt: skip
+    )
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
@@ -218,7 +243,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from premium_debit.reports.progress import progress
     from premium_debit.reports.report import print_report, run_report
 
-    cfg, ctx = _session(args, "report")
+    _cfg, ctx = _session(args, "report")
     with Ledger(ctx.ws.ledger_path) as ledger, progress("report"):
         summary, report_dir = run_report(ctx, ledger, args.period)
     print_report(summary, report_dir)
@@ -229,7 +254,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from premium_debit.ledger.store import Ledger
     from premium_debit.reports.export import write_export
 
-    cfg, ctx = _session(args, "export")
+    _cfg, ctx = _session(args, "export")
     with Ledger(ctx.ws.ledger_path) as ledger:
         n = write_export(ledger, args.out, args.period)
     print(f"exported {n} residents to {args.out}")
@@ -248,10 +273,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # The simulator's names, listed here so `--help` shows them without importing numpy.
 _SIM_PROFILES = ["pilot", "all_success", "all_insufficient", "recovering"]
 _SIM_FAULTS = [
-    "missing_row", "unexpected_row", "duplicate_row", "amount_mismatch", "account_mismatch",
-    "partial_debit", "unknown_code", "header_count", "trailer_total", "unknown_batch",
-    "name_disagrees", "truncated", "undecodable",
-]  # fmt: skip
+    "missing_row",
+    "unexpected_row",
+    "duplicate_row",
+    "amount_mismatch",
+    "account_mismatch",
+    "partial_debit",
+    "unknown_code",
+    "header_count",
+    "trailer_total",
+    "unknown_batch",
+    "name_disagrees",
+    "truncated",
+    "undecodable",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("retry", parents=[common], help="re-instruct RETRY_PENDING residents")
-    p.add_argument("--dry-run", action="store_true", help="list who would be retried; write nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list who would be retried; write nothing"
+    )
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("paid", parents=[common], help="ingest paid-elsewhere lists")
@@ -302,8 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("nightly", parents=[common], help="the cron entry: inbox → ledger → outbox")
     p.set_defaults(func=cmd_nightly)
 
-    p = sub.add_parser("simulate-bank", parents=[common],
-                       help="play a bank: answer request files with result files")  # fmt: skip
+    p = sub.add_parser(
+        "simulate-bank",
+        parents=[common],
+        help="play a bank: answer request files with result files",
+    )
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--seed", type=int, default=0)

@@ -44,7 +44,7 @@ class Campaign(_Strict):
     @classmethod
     def _amount_is_exact(cls, v: str) -> str:
         if parse_fen(v) is None:
-            raise ValueError("must be a yuan amount with at most 2 decimals, e.g. \"5000.00\"")
+            raise ValueError('must be a yuan amount with at most 2 decimals, e.g. "5000.00"')
         return v
 
     @property

@@ -8,7 +8,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,9 +42,9 @@ def _environment_error(path: Path, exc: OSError) -> TransientError:
 
 def _log_retry(state: object) -> None:
     get_logger().warning(
-        "io_retry", attempt=getattr(state, "attempt_number", None), error=str(
-            getattr(getattr(state, "outcome", None), "exception", lambda: None)()
-        )
+        "io_retry",
+        attempt=getattr(state, "attempt_number", None),
+        error=str(getattr(getattr(state, "outcome", None), "exception", lambda: None)()),
     )
 
 
@@ -77,10 +77,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(path.parent)
 
@@ -145,10 +143,8 @@ class Staging:
 
     def discard(self) -> None:
         for tmp, _ in self._staged:
-            try:
+            with suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
         self._staged = []
 
     @staticmethod

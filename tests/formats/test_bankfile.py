@@ -38,14 +38,23 @@ RES_HEADER = ResultHeader(BATCH, BANK, date(2026, 12, 2))
 REQ_NAME, RET_NAME = f"{BANK}_{BATCH}.req", f"{BANK}_{BATCH}.ret"
 
 REQUEST_SCHEMA: dict[str, type[pl.DataType]] = {
-    "seq": pl.Int64, "instruction_id": pl.String, "account_no": pl.String, "name": pl.String,
-    "amount_fen": pl.Int64, "person_id": pl.String,
-}  # fmt: skip
+    "seq": pl.Int64,
+    "instruction_id": pl.String,
+    "account_no": pl.String,
+    "name": pl.String,
+    "amount_fen": pl.Int64,
+    "person_id": pl.String,
+}
 RESULT_SCHEMA: dict[str, type[pl.DataType]] = {
-    "seq": pl.Int64, "instruction_id": pl.String, "account_no": pl.String,
-    "amount_fen": pl.Int64, "debited_fen": pl.Int64, "code": pl.String, "message": pl.String,
+    "seq": pl.Int64,
+    "instruction_id": pl.String,
+    "account_no": pl.String,
+    "amount_fen": pl.Int64,
+    "debited_fen": pl.Int64,
+    "code": pl.String,
+    "message": pl.String,
     "bank_ref": pl.String,
-}  # fmt: skip
+}
 
 # 𠮷 (U+20BB7) is 4 bytes in GB18030; the last name is exactly the fixed field's 40 bytes.
 NAMES_GB18030 = ["张三", "𠮷田", "欧阳·娜娜", "古丽米热·阿卜杜热合曼·买买提江艾力𠮷"]
@@ -158,9 +167,14 @@ def test_golden__pipe_result_success_figures() -> None:
     data, parsed, _ = _render_golden("pipe_result_basic.ret")
     assert _lines(data)[0] == b"H|2027NBCB2026112901|NBCB|4|1840.50|2|920.00|20261202"
     assert parsed.header == {
-        "batch_id": BATCH, "bank_code": BANK, "count": 4, "total_fen": 184050,
-        "success_count": 2, "success_fen": 92000, "processed": date(2026, 12, 2),
-    }  # fmt: skip
+        "batch_id": BATCH,
+        "bank_code": BANK,
+        "count": 4,
+        "total_fen": 184050,
+        "success_count": 2,
+        "success_fen": 92000,
+        "processed": date(2026, 12, 2),
+    }
     assert parsed.trailer == {"count": 4, "total_fen": 184050}
 
 
@@ -172,9 +186,14 @@ def test_fixed__cjk_name_padded_by_bytes() -> None:
     data = render_request(LAYOUTS["fixed"], "gb18030", REQ_HEADER, _request(["张三"]))
     detail = _lines(data)[1]
     assert detail == (
-        b"D0000000001" + b"2027NBCB2026112901000001      " + b"6228480012345678901"
-        + "张三".encode("gb18030") + b" " * 36 + b"000000054000" + b"330283199001010016"
-    )  # fmt: skip
+        b"D0000000001"
+        + b"2027NBCB2026112901000001      "
+        + b"6228480012345678901"
+        + "张三".encode("gb18030")
+        + b" " * 36
+        + b"000000054000"
+        + b"330283199001010016"
+    )
     assert [len(line) for line in _lines(data)] == [130, 130, 130]
 
 
@@ -278,9 +297,13 @@ def test_render__every_line_ends_crlf(fmt: str) -> None:
 def test_render_result__overrides_plant_faults() -> None:
     """Overrides replace the computed figures, and the reader reports exactly those faults."""
     data = render_result(
-        LAYOUTS["pipe"], "gb18030", RES_HEADER, _result("pipe"), SUCCESS["pipe"],
+        LAYOUTS["pipe"],
+        "gb18030",
+        RES_HEADER,
+        _result("pipe"),
+        SUCCESS["pipe"],
         overrides={"header.count": 7, "trailer.total_fen": 1},
-    )  # fmt: skip
+    )
     lines = _lines(data)
     assert lines[0] == b"H|2027NBCB2026112901|NBCB|7|1840.50|2|920.00|20261202"
     assert lines[-1] == b"T|4|0.01"
@@ -295,9 +318,13 @@ def test_render_result__overrides_plant_faults() -> None:
 def test_render_result__text_override_written_verbatim() -> None:
     """A str override is the field's exact text, unpadded: here a fixed trailer 3 bytes short."""
     data = render_result(
-        LAYOUTS["fixed"], "gb18030", RES_HEADER, _result("fixed"), SUCCESS["fixed"],
+        LAYOUTS["fixed"],
+        "gb18030",
+        RES_HEADER,
+        _result("fixed"),
+        SUCCESS["fixed"],
         overrides={"trailer.count": "0000004"},
-    )  # fmt: skip
+    )
     assert _lines(data)[-1] == b"T0000004000000000184050" + b" " * 124
     parsed = parse_result(LAYOUTS["fixed"], "gb18030", data, RET_NAME, SUCCESS["fixed"])
     assert _problems(parsed) == ["line 6: trailer record is 147 bytes long, expected 150"]
@@ -307,9 +334,13 @@ def test_render_result__unknown_override_is_a_bug() -> None:
     """An override naming no header or trailer field is refused rather than ignored."""
     with pytest.raises(InternalError, match=r"override 'header\.colour': no such header"):
         render_result(
-            LAYOUTS["pipe"], "gb18030", RES_HEADER, _result("pipe"), SUCCESS["pipe"],
+            LAYOUTS["pipe"],
+            "gb18030",
+            RES_HEADER,
+            _result("pipe"),
+            SUCCESS["pipe"],
             overrides={"header.colour": 1},
-        )  # fmt: skip
+        )
 
 
 # --- reading: what is accepted -----------------------------------------------------------------
@@ -361,27 +392,59 @@ def test_parse__details_carry_physical_lines() -> None:
 @pytest.mark.parametrize(
     ("fixture", "fmt", "file_name", "expected"),
     [
-        ("header_count_mismatch.ret", "pipe", RET_NAME,
-         "line 1, field count: header count 4 disagrees with the 3 detail lines"),
-        ("trailer_total_mismatch.ret", "pipe", RET_NAME,
-         "line 5, field total_fen: trailer total 1460.01 disagrees with the detail amounts,"
-         " which add up to 1460.00"),
-        ("success_total_mismatch.ret", "fixed", RET_NAME,
-         "line 1, field success_fen: header success total 540.00 disagrees with the amounts"
-         " debited on the lines whose code means success, which add up to 920.00"),
-        ("bad_record_length.ret", "fixed", RET_NAME,
-         "line 3: detail record is 149 bytes long, expected 150"),
-        ("wrong_field_count.ret", "pipe", RET_NAME,
-         "line 3: detail record has 10 fields, expected 9"),
-        ("truncated.ret", "pipe", RET_NAME,
-         "the file ends without the trailer record 'T' (truncated?)"),
-        ("undecodable.ret", "pipe", RET_NAME,
-         "line 3: cannot be decoded as gb18030: byte 0xFF at byte 68 of the line"),
-        ("file_name_disagrees.ret", "pipe", f"{BANK}_2027NBCB2026112902.ret",
-         "the file name 'NBCB_2027NBCB2026112902.ret' disagrees with its header, which names"
-         " batch '2027NBCB2026112901' of bank 'NBCB': expected 'NBCB_2027NBCB2026112901.ret'"),
+        (
+            "header_count_mismatch.ret",
+            "pipe",
+            RET_NAME,
+            "line 1, field count: header count 4 disagrees with the 3 detail lines",
+        ),
+        (
+            "trailer_total_mismatch.ret",
+            "pipe",
+            RET_NAME,
+            "line 5, field total_fen: trailer total 1460.01 disagrees with the detail amounts,"
+            " which add up to 1460.00",
+        ),
+        (
+            "success_total_mismatch.ret",
+            "fixed",
+            RET_NAME,
+            "line 1, field success_fen: header success total 540.00 disagrees with the amounts"
+            " debited on the lines whose code means success, which add up to 920.00",
+        ),
+        (
+            "bad_record_length.ret",
+            "fixed",
+            RET_NAME,
+            "line 3: detail record is 149 bytes long, expected 150",
+        ),
+        (
+            "wrong_field_count.ret",
+            "pipe",
+            RET_NAME,
+            "line 3: detail record has 10 fields, expected 9",
+        ),
+        (
+            "truncated.ret",
+            "pipe",
+            RET_NAME,
+            "the file ends without the trailer record 'T' (truncated?)",
+        ),
+        (
+            "undecodable.ret",
+            "pipe",
+            RET_NAME,
+            "line 3: cannot be decoded as gb18030: byte 0xFF at byte 68 of the line",
+        ),
+        (
+            "file_name_disagrees.ret",
+            "pipe",
+            f"{BANK}_2027NBCB2026112902.ret",
+            "the file name 'NBCB_2027NBCB2026112902.ret' disagrees with its header, which names"
+            " batch '2027NBCB2026112901' of bank 'NBCB': expected 'NBCB_2027NBCB2026112901.ret'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refusal__fixture_has_exactly_its_problem(
     fixture: str, fmt: str, file_name: str, expected: str
 ) -> None:
@@ -558,13 +621,21 @@ def test_custom_layout__new_bank_format_by_configuration(tmp_path: Path) -> None
     parsed = parse_request(layout, "gb18030", data, REQ_NAME)
     assert parsed.problems == []
     assert parsed.details.drop("line").to_dicts()[1] == {
-        "seq": None, "instruction_id": f"{BATCH}000002", "account_no": "6228480087654321",
-        "name": "李四", "amount_fen": 54000, "person_id": None,
-    }  # fmt: skip
+        "seq": None,
+        "instruction_id": f"{BATCH}000002",
+        "account_no": "6228480087654321",
+        "name": "李四",
+        "amount_fen": 54000,
+        "person_id": None,
+    }
     assert parsed.header == {
-        "batch_id": BATCH, "bank_code": BANK, "period": None, "count": 2, "total_fen": None,
+        "batch_id": BATCH,
+        "bank_code": BANK,
+        "period": None,
+        "count": 2,
+        "total_fen": None,
         "created": None,
-    }  # fmt: skip
+    }
 
 
 # --- round trips -------------------------------------------------------------------------------
@@ -645,9 +716,13 @@ def test_round_trip__request(fmt: str, encoding: str, data: st.DataObject) -> No
     assert_frame_equal(parsed.details.drop("line"), frame)
     total = int(frame["amount_fen"].sum())
     assert parsed.header == {
-        "batch_id": BATCH, "bank_code": BANK, "period": 2027, "count": frame.height,
-        "total_fen": total, "created": date(2026, 11, 29),
-    }  # fmt: skip
+        "batch_id": BATCH,
+        "bank_code": BANK,
+        "period": 2027,
+        "count": frame.height,
+        "total_fen": total,
+        "created": date(2026, 11, 29),
+    }
     assert parsed.trailer == {"count": frame.height, "total_fen": total}
 
 
@@ -664,10 +739,14 @@ def test_round_trip__result(fmt: str, encoding: str, data: st.DataObject) -> Non
     assert_frame_equal(parsed.details.drop("line"), frame)
     success = frame.filter(pl.col("code").is_in(sorted(SUCCESS[fmt])))
     assert parsed.header == {
-        "batch_id": BATCH, "bank_code": BANK, "count": frame.height,
-        "total_fen": int(frame["amount_fen"].sum()), "success_count": success.height,
-        "success_fen": int(success["debited_fen"].sum()), "processed": date(2026, 12, 2),
-    }  # fmt: skip
+        "batch_id": BATCH,
+        "bank_code": BANK,
+        "count": frame.height,
+        "total_fen": int(frame["amount_fen"].sum()),
+        "success_count": success.height,
+        "success_fen": int(success["debited_fen"].sum()),
+        "processed": date(2026, 12, 2),
+    }
 
 
 # --- fuzz --------------------------------------------------------------------------------------
@@ -716,9 +795,12 @@ def _mutate(data: bytes, op: str, at: int, byte: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("golden", "encoding"),
-    [("pipe_result_basic.ret", "gb18030"), ("fixed_result_basic.ret", "gb18030"),
-     ("pipe_result_basic.ret", "gbk")],
-)  # fmt: skip
+    [
+        ("pipe_result_basic.ret", "gb18030"),
+        ("fixed_result_basic.ret", "gb18030"),
+        ("pipe_result_basic.ret", "gbk"),
+    ],
+)
 @settings(max_examples=60, deadline=None)
 @given(mutations=st.lists(_MUTATION, min_size=1, max_size=4))
 def test_fuzz__mutated_result_never_raises(

@@ -33,25 +33,44 @@ def test_pipe__fields_in_spec_order() -> None:
     assert (pipe.request.record_length, pipe.result.record_length) == (None, None)
     tag = ("record_type", "tag", None)
     assert _fields(pipe, "request", "header") == [
-        tag, ("batch_id", "text", None), ("bank_code", "text", None), ("period", "int", None),
-        ("count", "int", None), ("total_fen", "amount", None), ("created", "date", None),
-    ]  # fmt: skip
+        tag,
+        ("batch_id", "text", None),
+        ("bank_code", "text", None),
+        ("period", "int", None),
+        ("count", "int", None),
+        ("total_fen", "amount", None),
+        ("created", "date", None),
+    ]
     assert _fields(pipe, "request", "detail") == [
-        tag, ("seq", "int", None), ("instruction_id", "text", None),
-        ("account_no", "text", None), ("name", "text", None), ("amount_fen", "amount", None),
+        tag,
+        ("seq", "int", None),
+        ("instruction_id", "text", None),
+        ("account_no", "text", None),
+        ("name", "text", None),
+        ("amount_fen", "amount", None),
         ("person_id", "text", None),
-    ]  # fmt: skip
+    ]
     assert _fields(pipe, "result", "header") == [
-        tag, ("batch_id", "text", None), ("bank_code", "text", None), ("count", "int", None),
-        ("total_fen", "amount", None), ("success_count", "int", None),
-        ("success_fen", "amount", None), ("processed", "date", None),
-    ]  # fmt: skip
+        tag,
+        ("batch_id", "text", None),
+        ("bank_code", "text", None),
+        ("count", "int", None),
+        ("total_fen", "amount", None),
+        ("success_count", "int", None),
+        ("success_fen", "amount", None),
+        ("processed", "date", None),
+    ]
     assert _fields(pipe, "result", "detail") == [
-        tag, ("seq", "int", None), ("instruction_id", "text", None),
-        ("account_no", "text", None), ("amount_fen", "amount", None),
-        ("debited_fen", "amount", None), ("code", "text", None), ("message", "text", None),
+        tag,
+        ("seq", "int", None),
+        ("instruction_id", "text", None),
+        ("account_no", "text", None),
+        ("amount_fen", "amount", None),
+        ("debited_fen", "amount", None),
+        ("code", "text", None),
+        ("message", "text", None),
         ("bank_ref", "text", None),
-    ]  # fmt: skip
+    ]
     trailer = [tag, ("count", "int", None), ("total_fen", "amount", None)]
     assert _fields(pipe, "request", "trailer") == trailer
     assert _fields(pipe, "result", "trailer") == trailer
@@ -69,21 +88,44 @@ def test_fixed__byte_widths_of_spec() -> None:
 
     tag = ("record_type", 1)
     assert widths("request", "header") == [
-        tag, ("batch_id", 20), ("bank_code", 4), ("period", 4), ("count", 10),
-        ("total_fen", 15), ("created", 8),
-    ]  # fmt: skip
+        tag,
+        ("batch_id", 20),
+        ("bank_code", 4),
+        ("period", 4),
+        ("count", 10),
+        ("total_fen", 15),
+        ("created", 8),
+    ]
     assert widths("request", "detail") == [
-        tag, ("seq", 10), ("instruction_id", 30), ("account_no", 19), ("name", 40),
-        ("amount_fen", 12), ("person_id", 18),
-    ]  # fmt: skip
+        tag,
+        ("seq", 10),
+        ("instruction_id", 30),
+        ("account_no", 19),
+        ("name", 40),
+        ("amount_fen", 12),
+        ("person_id", 18),
+    ]
     assert widths("result", "header") == [
-        tag, ("batch_id", 20), ("bank_code", 4), ("count", 10), ("total_fen", 15),
-        ("success_count", 10), ("success_fen", 15), ("processed", 8),
-    ]  # fmt: skip
+        tag,
+        ("batch_id", 20),
+        ("bank_code", 4),
+        ("count", 10),
+        ("total_fen", 15),
+        ("success_count", 10),
+        ("success_fen", 15),
+        ("processed", 8),
+    ]
     assert widths("result", "detail") == [
-        tag, ("seq", 10), ("instruction_id", 30), ("account_no", 19), ("amount_fen", 12),
-        ("debited_fen", 12), ("code", 2), ("message", 40), ("bank_ref", 24),
-    ]  # fmt: skip
+        tag,
+        ("seq", 10),
+        ("instruction_id", 30),
+        ("account_no", 19),
+        ("amount_fen", 12),
+        ("debited_fen", 12),
+        ("code", 2),
+        ("message", 40),
+        ("bank_ref", 24),
+    ]
     assert widths("request", "trailer") == [tag, ("count", 10), ("total_fen", 15)]
     assert widths("result", "trailer") == [tag, ("count", 10), ("total_fen", 15)]
 
@@ -133,12 +175,16 @@ _SEQ_FIXED = '{ name = "seq", type = "int", width = 10 }'
     ("base", "old", "new", "problem"),
     [
         pytest.param(
-            "fixed.toml", _SEQ_FIXED, '{ name = "seq", type = "int" }',
+            "fixed.toml",
+            _SEQ_FIXED,
+            '{ name = "seq", type = "int" }',
             "request.detail[1].width: a fixed layout needs every field's width in bytes",
             id="fixed_field_without_width",
         ),
         pytest.param(
-            "fixed.toml", _SEQ_FIXED, '{ name = "sequence", type = "int", width = 10 }',
+            "fixed.toml",
+            _SEQ_FIXED,
+            '{ name = "sequence", type = "int", width = 10 }',
             "request.detail[1].name: unknown field 'sequence'; known: seq, instruction_id,"
             " account_no, name, amount_fen, person_id",
             id="unknown_field_name",
@@ -151,60 +197,77 @@ _SEQ_FIXED = '{ name = "seq", type = "int", width = 10 }'
             id="wrong_field_type",
         ),
         pytest.param(
-            "fixed.toml", '{ name = "name", type = "text", width = 40 }',
+            "fixed.toml",
+            '{ name = "name", type = "text", width = 40 }',
             '{ name = "name", type = "text", width = 41 }',
             "request.detail: the widths add up to 131 bytes, more than the record length 130",
             id="widths_exceed_record_length",
         ),
         pytest.param(
-            "fixed.toml", "record_length = 130\n", "",
+            "fixed.toml",
+            "record_length = 130\n",
+            "",
             "request.record_length: a fixed layout needs the record length in bytes",
             id="fixed_without_record_length",
         ),
         pytest.param(
-            "pipe.toml", '    { name = "instruction_id", type = "text" },\n    { name = "account_no", type = "text" },\n    { name = "name"',  # noqa: E501
+            "pipe.toml",
+            '    { name = "instruction_id", type = "text" },\n    { name = "account_no", type = "text" },\n    { name = "name"',  # noqa: E501
             '    { name = "account_no", type = "text" },\n    { name = "name"',
             "request.detail: missing required field(s) instruction_id",
             id="required_field_missing",
         ),
         pytest.param(
-            "pipe.toml", '{ name = "record_type", type = "tag", value = "T" }',
+            "pipe.toml",
+            '{ name = "record_type", type = "tag", value = "T" }',
             '{ name = "record_type", type = "tag", value = "D" }',
             "request.trailer[0].value: 'D' tags two record types",
             id="tag_used_twice",
         ),
         pytest.param(
-            "pipe.toml", 'delimiter = "|"', 'delimiter = "||"',
+            "pipe.toml",
+            'delimiter = "|"',
+            'delimiter = "||"',
             'delimiter: a delimited layout needs one ASCII punctuation character, e.g. "|"',
             id="delimiter_two_characters",
         ),
         pytest.param(
-            "pipe.toml", '"0000" = "SUCCEEDED"', '"0000" = "PAID"',
+            "pipe.toml",
+            '"0000" = "SUCCEEDED"',
+            '"0000" = "PAID"',
             "codes.0000: 'PAID' is not one of " + ", ".join(OUTCOME_CODES),
             id="code_maps_to_unknown_outcome",
         ),
         pytest.param(
-            "fixed.toml", '"00" = "SUCCEEDED"', '"000" = "SUCCEEDED"',
+            "fixed.toml",
+            '"00" = "SUCCEEDED"',
+            '"000" = "SUCCEEDED"',
             "codes.000: longer than the result's 2-byte code field",
             id="code_wider_than_its_field",
         ),
         pytest.param(
-            "pipe.toml", 'kind = "delimited"', 'kind = "csv"',
+            "pipe.toml",
+            'kind = "delimited"',
+            'kind = "csv"',
             "kind: Input should be 'delimited' or 'fixed'",
             id="unknown_kind",
         ),
         pytest.param(
-            "pipe.toml", 'amount_unit = "yuan"', 'amount_unit = "yuan"\ncolour = "red"',
+            "pipe.toml",
+            'amount_unit = "yuan"',
+            'amount_unit = "yuan"\ncolour = "red"',
             "colour: unknown key",
             id="unknown_key",
         ),
         pytest.param(
-            "pipe.toml", 'delimiter = "|"', 'delimiter = "|',
+            "pipe.toml",
+            'delimiter = "|"',
+            'delimiter = "|',
             "not valid TOML: Illegal character '\\n' (at line 8, column 15)",
             id="not_toml",
         ),
     ],
-)  # fmt: skip
+)
 def test_custom__broken_description_names_file_and_key(
     tmp_path: Path, base: str, old: str, new: str, problem: str
 ) -> None:

@@ -18,9 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = REPO / "fixtures" / "campaign"
 AS_OF = "2026-11-29"
 DUE_FILES = (
-    "due_xiwu.csv", "due_shangtian_gb18030.csv", "due_yuelin.xlsx", "due_chunhu_bom.csv",
-    "due_xikou.csv", "due_dayan.csv",
-)  # fmt: skip
+    "due_xiwu.csv",
+    "due_shangtian_gb18030.csv",
+    "due_yuelin.xlsx",
+    "due_chunhu_bom.csv",
+    "due_xikou.csv",
+    "due_dayan.csv",
+)
 
 
 @dataclass
@@ -66,12 +70,18 @@ class Campaign:
         with (self.root / "seed_states.csv").open(encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         frame = pl.DataFrame(rows).select(
-            "person_id", period=pl.lit(2027, pl.Int64), township=pl.lit("西坞街道"),
-            village=pl.lit(None, pl.String), name=pl.lit("seed"), category=pl.lit("成年居民"),
-            amount_due_fen=pl.lit(54000, pl.Int64), state="state",
-            attempts=pl.lit(1, pl.Int64), last_reason=pl.lit(None, pl.String),
+            "person_id",
+            period=pl.lit(2027, pl.Int64),
+            township=pl.lit("西坞街道"),
+            village=pl.lit(None, pl.String),
+            name=pl.lit("seed"),
+            category=pl.lit("成年居民"),
+            amount_due_fen=pl.lit(54000, pl.Int64),
+            state="state",
+            attempts=pl.lit(1, pl.Int64),
+            last_reason=pl.lit(None, pl.String),
             state_since=pl.lit("2026-11-01"),
-        )  # fmt: skip
+        )
         with self.ledger() as ledger, ledger.write() as w:
             w.upsert_residents(frame)
 
@@ -91,7 +101,6 @@ class Campaign:
         out = self.root / name
         assert self.cli("export", "--out", out) == 0
         return out.read_bytes()
-
 
     def answer(
         self,
@@ -126,30 +135,42 @@ class Campaign:
             assert not parsed.problems, parsed.problems
             code_of = {o: c for c, o in sorted(bank.codes.items(), reverse=True)}
             wanted = pl.DataFrame(
-                {"person_id": list((outcomes or {}).keys()),
-                 "outcome": list((outcomes or {}).values())},
+                {
+                    "person_id": list((outcomes or {}).keys()),
+                    "outcome": list((outcomes or {}).values()),
+                },
                 schema={"person_id": pl.String, "outcome": pl.String},
-            )  # fmt: skip
+            )
             rows = (
                 parsed.details.join(wanted, on="person_id", how="left")
                 .with_columns(pl.col("outcome").fill_null(default))
                 .with_columns(
                     code=pl.col("outcome").replace_strict(code_of),
                     debited_fen=pl.when(pl.col("outcome") == "SUCCEEDED")
-                    .then(pl.col("amount_fen")).otherwise(0),
+                    .then(pl.col("amount_fen"))
+                    .otherwise(0),
                     message=pl.lit("处理完成"),
                     bank_ref=pl.concat_str([pl.lit("R"), pl.col("seq").cast(pl.String)]),
                 )
-                .select("seq", "instruction_id", "account_no", "amount_fen", "debited_fen",
-                        "code", "message", "bank_ref")
-            )  # fmt: skip
+                .select(
+                    "seq",
+                    "instruction_id",
+                    "account_no",
+                    "amount_fen",
+                    "debited_fen",
+                    "code",
+                    "message",
+                    "bank_ref",
+                )
+            )
             if edit is not None:
                 rows = edit(rows)
             header = ResultHeader(
                 str(parsed.header["batch_id"]), bank.code, date.fromisoformat(processed)
             )
-            ret.write_bytes(render_result(bank.layout, bank.encoding, header, rows,
-                                          bank.success_codes))  # fmt: skip
+            ret.write_bytes(
+                render_result(bank.layout, bank.encoding, header, rows, bank.success_codes)
+            )
             written.append(ret)
         return written
 

@@ -36,12 +36,14 @@ def test_build__every_case_gets_its_reason(campaign: Any) -> None:
         instructed = instructions.filter(pl.col("person_id") == pid).height
         state = residents.filter(pl.col("person_id") == pid)["state"].to_list()
         if expected == "":
-            assert instructed == 1 and not got_rejected, case
+            assert instructed == 1, case
+            assert not got_rejected, case
             assert state == ["AWAITING_RESULT"], case
         elif expected == "DUPLICATE_DUE":
             assert got_rejected == ["DUPLICATE_DUE", "DUPLICATE_DUE"], case
         elif expected in seeded or expected in ("PAID_ELSEWHERE", "ZERO_DUE"):
-            assert not got_rejected and instructed == 0, case
+            assert not got_rejected, case
+            assert instructed == 0, case
         else:
             assert got_rejected == [expected], (case, got_rejected)
             assert instructed == 0, case
@@ -81,15 +83,19 @@ def test_build__second_identical_build_creates_nothing(campaign: Any) -> None:
     """Running build again on the same inputs adds no instruction, batch, state change or file."""
     assert campaign.build() == 0
     with campaign.ledger() as ledger:
-        before = [ledger.scalar(f"SELECT COUNT(*) FROM {t}") for t in
-                  ("instructions", "batches", "transitions", "residents", "payments")]  # fmt: skip
+        before = [
+            ledger.scalar(f"SELECT COUNT(*) FROM {t}")
+            for t in ("instructions", "batches", "transitions", "residents", "payments")
+        ]
     files_before = campaign.outbox_files()
     export_before = campaign.export("e1.csv")
     reports_before = set(campaign.reports())
     assert campaign.build() == 0
     with campaign.ledger() as ledger:
-        after = [ledger.scalar(f"SELECT COUNT(*) FROM {t}") for t in
-                 ("instructions", "batches", "transitions", "residents", "payments")]  # fmt: skip
+        after = [
+            ledger.scalar(f"SELECT COUNT(*) FROM {t}")
+            for t in ("instructions", "batches", "transitions", "residents", "payments")
+        ]
     assert after == before
     assert campaign.outbox_files() == files_before
     assert campaign.export("e2.csv") == export_before
@@ -111,17 +117,20 @@ def test_build__fresh_work_folder_gives_identical_files(campaign: Any, tmp_path:
 
 
 def test_build__refused_input_changes_nothing(campaign: Any, capsys: Any) -> None:
-    """A due list missing a column refuses the whole command (exit 65) and the ledger is unchanged."""
+    """A due list missing a column refuses the whole command (exit 65); the ledger is unchanged."""
     assert campaign.build() == 0
     export_before = campaign.export("before.csv")
     bad = campaign.root / "due_bad.csv"
     bad.write_text("person_id,name,township\n330283198001010011,王建国,西坞街道\n", "utf-8")
     capsys.readouterr()
-    code = campaign.cli("build", "--due", campaign.due[0], bad, "--registry", campaign.registry,
-                        as_of="2026-11-30")  # fmt: skip
+    code = campaign.cli(
+        "build", "--due", campaign.due[0], bad, "--registry", campaign.registry, as_of="2026-11-30"
+    )
     err = capsys.readouterr().err.strip()
     assert code == 65
-    assert err.count("\n") == 0 and "due_bad.csv" in err and "category" in err
+    assert err.count("\n") == 0
+    assert "due_bad.csv" in err
+    assert "category" in err
     assert campaign.export("after.csv") == export_before
 
 
@@ -152,7 +161,7 @@ def test_build__formula_name_is_neutralised(campaign: Any) -> None:
     raw = (report / "exceptions" / "rejected.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
-    assert "'=HYPERLINK(\"\"x\"\")" in text
+    assert '\'=HYPERLINK(""x"")' in text
     assert not re.search(r'(^|,)"?=HYPERLINK', text, re.M)
 
 

@@ -77,14 +77,16 @@ def test_crash__sigkill_anywhere_keeps_invariants(campaign: Any, request: Any) -
         build = _args(c, "build", "--due", *c.due, "--registry", c.registry, "--paid", c.paid)
         killer.run_and_kill(c, build, span=2.5)
         assert c.cli(*build[:1], *build[5:], as_of="2026-11-29") == 0
-        assert _outbox_matches_ledger(c) == [] and c.broken() == []
+        assert _outbox_matches_ledger(c) == []
+        assert c.broken() == []
         # Reconcile, killed, then again: replays of what was already accepted are fine.
         files = c.answer({c.pid("ok_nbcb_0"): "INSUFFICIENT_FUNDS"})
         killer.run_and_kill(c, _args(c, "reconcile", *files, as_of="2026-11-30"), span=2.5)
         assert c.cli("reconcile", *files, as_of="2026-11-30") == 0
         with c.ledger() as ledger:
             assert ledger.instructions(status="AWAITING").height == 0
-        assert _outbox_matches_ledger(c) == [] and c.broken() == []
+        assert _outbox_matches_ledger(c) == []
+        assert c.broken() == []
         # Nightly with a fresh inbox, killed, then again.
         n = type(campaign)(base.parent / f"night{rounds}")
         shutil.copytree(base, n.root, ignore=shutil.ignore_patterns("var", "results"))
@@ -96,14 +98,17 @@ def test_crash__sigkill_anywhere_keeps_invariants(campaign: Any, request: Any) -
         killer.run_and_kill(n, _args(n, "nightly"), span=3.0)
         assert n.cli("nightly") in (0, 65)
         assert n.cli("nightly") == 0  # and nothing left to do
-        assert _outbox_matches_ledger(n) == [] and n.broken() == []
+        assert _outbox_matches_ledger(n) == []
+        assert n.broken() == []
         with n.ledger() as ledger:
             assert ledger.instructions().height == 21
             assert ledger.payments().height == 1
         shutil.rmtree(c.root)
         shutil.rmtree(n.root)
-    report = (f"crash test: {killer.kills} SIGKILLs ({killer.by_command}), {killer.missed} runs "
-              f"finished before their kill, {rounds} rounds: every invariant held")  # fmt: skip
+    report = (
+        f"crash test: {killer.kills} SIGKILLs ({killer.by_command}), {killer.missed} runs "
+        f"finished before their kill, {rounds} rounds: every invariant held"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(report)

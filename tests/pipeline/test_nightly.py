@@ -4,6 +4,7 @@ its own; a second run does nothing new; a held lock exits 75; write errors chang
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import shutil
@@ -27,8 +28,10 @@ def _drop(campaign: Any, *paths: Path, done: bool = True) -> None:
 
 def _counts(campaign: Any) -> list[int]:
     with campaign.ledger() as ledger:
-        return [ledger.scalar(f"SELECT COUNT(*) FROM {t}") for t in
-                ("instructions", "batches", "transitions", "residents", "payments", "results")]  # fmt: skip
+        return [
+            ledger.scalar(f"SELECT COUNT(*) FROM {t}")
+            for t in ("instructions", "batches", "transitions", "residents", "payments", "results")
+        ]
 
 
 def test_nightly__ingests_inbox_and_second_run_does_nothing(campaign: Any) -> None:
@@ -85,7 +88,8 @@ def _hold_lock(workdir: Path) -> subprocess.Popen[bytes]:
         "    time.sleep(30)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == b"held"
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"held"
     return proc
 
 
@@ -99,7 +103,8 @@ def test_nightly__held_lock_exits_75_at_once(campaign: Any, capsys: Any) -> None
         assert campaign.cli("nightly") == 75
         assert time.monotonic() - started < 5
         err = capsys.readouterr().err.strip()
-        assert "another premium-debit run holds the lock" in err and "\n" not in err
+        assert "another premium-debit run holds the lock" in err
+        assert "\n" not in err
     finally:
         holder.kill()
         holder.wait()
@@ -111,26 +116,41 @@ def test_nightly__held_lock_exits_75_at_once(campaign: Any, capsys: Any) -> None
 def test_nightly__concurrent_runs_never_overlap(campaign: Any) -> None:
     """Two nightly processes started together: never both inside the lock at once."""
     _drop(campaign, *campaign.due, campaign.registry, campaign.paid)
-    cmd = [sys.executable, "-m", "premium_debit", "nightly", "--config", str(campaign.config),
-           "--as-of", "2026-11-29"]  # fmt: skip
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "premium_debit",
+        "nightly",
+        "--config",
+        str(campaign.config),
+        "--as-of",
+        "2026-11-29",
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)
+    ]
     codes = sorted(p.communicate(timeout=120) and p.returncode for p in procs)
     assert codes in ([0, 0], [0, 75])
-    events = [json.loads(line) for f in (campaign.workdir / "logs").glob("*.jsonl")
-              for line in f.read_text("utf-8").splitlines()]  # fmt: skip
+    events = [
+        json.loads(line)
+        for f in (campaign.workdir / "logs").glob("*.jsonl")
+        for line in f.read_text("utf-8").splitlines()
+    ]
     spans: dict[int, list[float]] = {}
     for e in events:
         if e["event"] in ("lock_acquired", "lock_released"):
             spans.setdefault(e["pid"], []).append(e["at"])
     intervals = sorted(tuple(v) for v in spans.values())
     assert len(intervals) == codes.count(0)
-    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(intervals):
         assert end <= start
     assert campaign.broken() == []
 
 
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EIO])
-def test_build__write_error_changes_nothing(campaign: Any, monkeypatch: Any, capsys: Any, err: int) -> None:
+def test_build__write_error_changes_nothing(
+    campaign: Any, monkeypatch: Any, capsys: Any, err: int
+) -> None:
     """A disk-full or I/O error while writing the request files fails the run cleanly (exit 75,
     one line) and leaves ledger, outbox and reports as they were."""
     real_fsync = os.fsync
@@ -149,7 +169,8 @@ def test_build__write_error_changes_nothing(campaign: Any, monkeypatch: Any, cap
     assert campaign.build() == 75
     monkeypatch.setattr(os, "fsync", real_fsync)
     err_line = capsys.readouterr().err.strip()
-    assert os.strerror(err) in err_line and "\n" not in err_line
+    assert os.strerror(err) in err_line
+    assert "\n" not in err_line
     assert campaign.export("after.csv") == export_before
     assert campaign.outbox_files() == {}
     leftovers = [p for p in campaign.workdir.rglob("*") if p.is_file() and ".staged-" in p.name]

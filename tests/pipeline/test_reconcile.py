@@ -23,24 +23,33 @@ def test_reconcile__outcomes_become_states(campaign: Any) -> None:
     """Successes are collected, a retryable failure waits for retry, others fail for good."""
     assert campaign.build() == 0
     broke, frozen, lost = (campaign.pid(c) for c in ("ok_nbcb_0", "ok_nbcb_1", "ok_icbc_0"))
-    files = campaign.answer({broke: "INSUFFICIENT_FUNDS", frozen: "ACCOUNT_FROZEN",
-                             lost: "CARD_LOST"})  # fmt: skip
+    files = campaign.answer(
+        {broke: "INSUFFICIENT_FUNDS", frozen: "ACCOUNT_FROZEN", lost: "CARD_LOST"}
+    )
     before = set(campaign.reports())
     assert campaign.cli("reconcile", *files, as_of="2026-11-30") == 0
     summary = _summary(campaign, before)
     assert {k: v["count"] for k, v in summary["outcomes"].items()} == {
-        "SUCCEEDED": 18, "INSUFFICIENT_FUNDS": 1, "ACCOUNT_FROZEN": 1, "CARD_LOST": 1,
-    }  # fmt: skip
+        "SUCCEEDED": 18,
+        "INSUFFICIENT_FUNDS": 1,
+        "ACCOUNT_FROZEN": 1,
+        "CARD_LOST": 1,
+    }
     assert summary["outcomes"]["CARD_LOST"] == {"count": 1, "amount_fen": 38000}
     assert summary["conservation"]["holds"] is True
     assert campaign.resident(broke)["state"] == "RETRY_PENDING"
     assert campaign.resident(frozen)["state"] == "FAILED"
     assert campaign.resident(lost)["last_reason"] == "CARD_LOST"
     failed = _csv(campaign, before, "failed.csv")
-    assert sorted(zip(failed["person_id"], failed["state"], failed["reason_code"], strict=True)) == sorted(
-        [(broke, "RETRY_PENDING", "INSUFFICIENT_FUNDS"), (frozen, "FAILED", "ACCOUNT_FROZEN"),
-         (lost, "FAILED", "CARD_LOST")]
-    )  # fmt: skip
+    assert sorted(
+        zip(failed["person_id"], failed["state"], failed["reason_code"], strict=True)
+    ) == sorted(
+        [
+            (broke, "RETRY_PENDING", "INSUFFICIENT_FUNDS"),
+            (frozen, "FAILED", "ACCOUNT_FROZEN"),
+            (lost, "FAILED", "CARD_LOST"),
+        ]
+    )
     assert campaign.broken() == []
 
 
@@ -50,7 +59,8 @@ def _review_edits_01(rows: pl.DataFrame) -> pl.DataFrame:
     rows = rows.filter(pl.col("seq") != 1)
     rows = pl.concat([rows, rows.filter(pl.col("seq") == 2)])
     rows = rows.with_columns(
-        amount_fen=pl.when(pl.col("seq") == 3).then(pl.col("amount_fen") + 1)
+        amount_fen=pl.when(pl.col("seq") == 3)
+        .then(pl.col("amount_fen") + 1)
         .otherwise(pl.col("amount_fen")),
         code=pl.when(pl.col("seq") == 4).then(pl.lit("7777")).otherwise(pl.col("code")),
     )
@@ -61,15 +71,18 @@ def _review_edits_01(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _review_edits_02(rows: pl.DataFrame) -> pl.DataFrame:
-    """Batch 02: seq 1 another account, seq 2 success short by 1 fen, seq 3 failure that took money."""
+    """Batch 02: seq 1 another account, seq 2 success 1 fen short, seq 3 failure that took money."""
     return rows.with_columns(
-        account_no=pl.when(pl.col("seq") == 1).then(pl.lit("6230580000000009999"))
+        account_no=pl.when(pl.col("seq") == 1)
+        .then(pl.lit("6230580000000009999"))
         .otherwise(pl.col("account_no")),
-        debited_fen=pl.when(pl.col("seq") == 2).then(pl.col("amount_fen") - 1)
-        .when(pl.col("seq") == 3).then(pl.lit(100, pl.Int64))
+        debited_fen=pl.when(pl.col("seq") == 2)
+        .then(pl.col("amount_fen") - 1)
+        .when(pl.col("seq") == 3)
+        .then(pl.lit(100, pl.Int64))
         .otherwise(pl.col("debited_fen")),
         code=pl.when(pl.col("seq") == 3).then(pl.lit("1001")).otherwise(pl.col("code")),
-    )  # fmt: skip
+    )
 
 
 def test_reconcile__untrusted_rows_go_to_review(campaign: Any) -> None:
@@ -80,8 +93,12 @@ def test_reconcile__untrusted_rows_go_to_review(campaign: Any) -> None:
     before = set(campaign.reports())
     assert campaign.cli("reconcile", *f1, *f2, as_of="2026-11-30") == 0
     with campaign.ledger() as ledger:
-        got = dict(ledger.instructions(period=2027).filter(pl.col("batch_id").is_in(
-            ["2027NBCB2026112901", "2027NBCB2026112902"])).select("instruction_id", "outcome").iter_rows())  # fmt: skip
+        got = dict(
+            ledger.instructions(period=2027)
+            .filter(pl.col("batch_id").is_in(["2027NBCB2026112901", "2027NBCB2026112902"]))
+            .select("instruction_id", "outcome")
+            .iter_rows()
+        )
     assert got == {
         "2027NBCB2026112901000001": "MISSING_RESULT",
         "2027NBCB2026112901000002": "DUPLICATE_RESULT",
@@ -93,9 +110,15 @@ def test_reconcile__untrusted_rows_go_to_review(campaign: Any) -> None:
         "2027NBCB2026112902000004": "SUCCEEDED",
     }
     review = _csv(campaign, before, "review.csv")
-    assert review.height == 7 and set(review["reason_code"]) <= {
-        "MISSING_RESULT", "DUPLICATE_RESULT", "AMOUNT_MISMATCH", "UNKNOWN_CODE",
-        "ACCOUNT_MISMATCH", "PARTIAL_DEBIT"}  # fmt: skip
+    assert review.height == 7
+    assert set(review["reason_code"]) <= {
+        "MISSING_RESULT",
+        "DUPLICATE_RESULT",
+        "AMOUNT_MISMATCH",
+        "UNKNOWN_CODE",
+        "ACCOUNT_MISMATCH",
+        "PARTIAL_DEBIT",
+    }
     unexpected = _csv(campaign, before, "unexpected.csv")
     assert unexpected["instruction_id"].to_list() == ["2027NBCB2026112901000099"]
     with campaign.ledger() as ledger:
@@ -107,7 +130,9 @@ def test_reconcile__untrusted_rows_go_to_review(campaign: Any) -> None:
     assert campaign.broken() == []
 
 
-def test_reconcile__bad_trailer_refuses_file_and_changes_nothing(campaign: Any, capsys: Any) -> None:
+def test_reconcile__bad_trailer_refuses_file_and_changes_nothing(
+    campaign: Any, capsys: Any
+) -> None:
     """A result file whose trailer total disagrees is quarantined with its reason; exit 65;
     export is byte-for-byte unchanged; the sound files of the same command are accepted."""
     assert campaign.build() == 0
@@ -115,16 +140,26 @@ def test_reconcile__bad_trailer_refuses_file_and_changes_nothing(campaign: Any, 
     bad = files[0]
     data = bad.read_bytes()
     body, _, _ = data.rstrip(b"\r\n").rpartition(b"\r\n")
-    bad.write_bytes(body + b"\r\n" + (b"T0000000002000000000081001" + b" " * 104
-                                      if b"FHRC" in bad.name.encode() else b"T|1|1.00") + b"\r\n")  # fmt: skip
+    bad.write_bytes(
+        body
+        + b"\r\n"
+        + (
+            b"T0000000002000000000081001" + b" " * 104
+            if b"FHRC" in bad.name.encode()
+            else b"T|1|1.00"
+        )
+        + b"\r\n"
+    )
     export_before = campaign.export("before.csv")
     capsys.readouterr()
     assert campaign.cli("reconcile", bad, as_of="2026-11-30") == 65
     err = capsys.readouterr().err
-    assert bad.name in err and "trailer" in err.lower()
+    assert bad.name in err
+    assert "trailer" in err.lower()
     assert campaign.export("after.csv") == export_before
     quarantined = sorted(p.name for p in (campaign.workdir / "quarantine").iterdir())
-    assert len(quarantined) == 2 and quarantined[1].endswith(".reason.txt")
+    assert len(quarantined) == 2
+    assert quarantined[1].endswith(".reason.txt")
     assert campaign.cli("reconcile", *files[1:], as_of="2026-11-30") == 0
     assert campaign.broken() == []
 
@@ -152,7 +187,9 @@ def test_reconcile__second_different_file_for_batch_refused(campaign: Any, capsy
     assert campaign.cli("reconcile", first, as_of="2026-11-30") == 0
     second = first.with_name("again") / first.name
     second.parent.mkdir()
-    second.write_bytes(first.read_bytes().replace("处理完成".encode("gb18030"), "已处理".encode("gb18030")))
+    second.write_bytes(
+        first.read_bytes().replace("处理完成".encode("gb18030"), "已处理".encode("gb18030"))
+    )
     capsys.readouterr()
     assert campaign.cli("reconcile", second, as_of="2026-11-30") == 65
     assert "already has" in capsys.readouterr().err
@@ -174,16 +211,34 @@ def test_resolve__settles_only_review_cases(campaign: Any, capsys: Any) -> None:
     files = campaign.answer(only="2027NBCB2026112901", edit=_review_edits_01)
     assert campaign.cli("reconcile", *files, as_of="2026-11-30") == 0
     missing, dup = "2027NBCB2026112901000001", "2027NBCB2026112901000002"
-    assert campaign.cli("resolve", "--instruction", missing, "--as", "succeeded", "--note",
-                        "bank confirmed debit by phone", "--operator", "王会计") == 0  # fmt: skip
-    assert campaign.cli("resolve", "--instruction", dup, "--as", "failed", "--note",
-                        "bank says no debit") == 0  # fmt: skip
+    assert (
+        campaign.cli(
+            "resolve",
+            "--instruction",
+            missing,
+            "--as",
+            "succeeded",
+            "--note",
+            "bank confirmed debit by phone",
+            "--operator",
+            "王会计",
+        )
+        == 0
+    )
+    assert (
+        campaign.cli(
+            "resolve", "--instruction", dup, "--as", "failed", "--note", "bank says no debit"
+        )
+        == 0
+    )
     with campaign.ledger() as ledger:
         inst = ledger.instruction(missing)
         res = ledger.rows("SELECT decision, operator, note FROM resolutions ORDER BY rowid")
-    assert inst is not None and inst["status"] == "SUCCEEDED"
+    assert inst is not None
+    assert inst["status"] == "SUCCEEDED"
     assert res[0] == ("succeeded", "王会计", "bank confirmed debit by phone")
-    assert res[1][0] == "failed" and res[1][1]  # the login name by default
+    assert res[1][0] == "failed"
+    assert res[1][1]
     assert campaign.resident(inst["person_id"])["state"] == "COLLECTED"
     capsys.readouterr()
     assert campaign.cli("resolve", "--instruction", missing, "--as", "failed", "--note", "x") == 65
@@ -204,7 +259,10 @@ def test_retry__last_allowed_attempt_fails_for_good(campaign: Any) -> None:
         assert campaign.cli("reconcile", *files, as_of=day) == 0
     person = campaign.resident(pid)
     assert (person["state"], person["attempts"], person["last_reason"]) == (
-        "FAILED", 3, "INSUFFICIENT_FUNDS")  # fmt: skip
+        "FAILED",
+        3,
+        "INSUFFICIENT_FUNDS",
+    )
     assert campaign.cli("retry", as_of="2026-12-20") == 0
     with campaign.ledger() as ledger:
         assert ledger.scalar("SELECT COUNT(*) FROM instructions WHERE person_id = ?", [pid]) == 3

@@ -30,12 +30,19 @@ TEXT_TITLES = {"公民身份号码", "批次号", "指令号", "金融账号(脱
 
 
 def _report(
-    campaign: Campaign, as_of: str = "2026-12-05", period: int | None = None,
+    campaign: Campaign,
+    as_of: str = "2026-12-05",
+    period: int | None = None,
     clock: datetime = datetime(2026, 12, 5, 9, tzinfo=UTC),
-) -> tuple[dict[str, Any], Path]:  # fmt: skip
+) -> tuple[dict[str, Any], Path]:
     cfg = load_config(campaign.config)
-    ctx = RunContext(cfg=cfg, as_of=date.fromisoformat(as_of), command="report", run_id=RUN_ID,
-                     clock=lambda: clock)  # fmt: skip
+    ctx = RunContext(
+        cfg=cfg,
+        as_of=date.fromisoformat(as_of),
+        command="report",
+        run_id=RUN_ID,
+        clock=lambda: clock,
+    )
     with campaign.ledger() as ledger:
         return run_report(ctx, ledger, period)
 
@@ -54,19 +61,28 @@ def _play_season(campaign: Campaign) -> dict[str, str]:
     ACCOUNT_NOT_ACTIVATED (both of 尚田镇) and one missing row (review); one collected resident
     then pays at the counter (refund); the retry 3 days later succeeds for 西坞 and fails again
     for 岳林."""
-    pids = {c: campaign.pid(c) for c in ("ok_nbcb_0", "ok_nbcb_2", "ok_nbcb_1", "ok_fhrc_0",
-                                         "ok_icbc_0")}  # fmt: skip
+    pids = {
+        c: campaign.pid(c)
+        for c in ("ok_nbcb_0", "ok_nbcb_2", "ok_nbcb_1", "ok_fhrc_0", "ok_icbc_0")
+    }
     assert campaign.build() == 0
     campaign.answer(only="2027NBCB2026112902", edit=lambda r: r.filter(pl.col("seq") != 1))
-    campaign.answer({
-        pids["ok_nbcb_0"]: "INSUFFICIENT_FUNDS", pids["ok_nbcb_2"]: "INSUFFICIENT_FUNDS",
-        pids["ok_nbcb_1"]: "ACCOUNT_NOT_ACTIVATED", pids["ok_fhrc_0"]: "ACCOUNT_NOT_ACTIVATED",
-    })  # fmt: skip
+    campaign.answer(
+        {
+            pids["ok_nbcb_0"]: "INSUFFICIENT_FUNDS",
+            pids["ok_nbcb_2"]: "INSUFFICIENT_FUNDS",
+            pids["ok_nbcb_1"]: "ACCOUNT_NOT_ACTIVATED",
+            pids["ok_fhrc_0"]: "ACCOUNT_NOT_ACTIVATED",
+        }
+    )
     results = sorted((campaign.root / "results").glob("*.ret"))
     assert campaign.cli("reconcile", *results, as_of="2026-11-30") == 0
     paid = campaign.root / "paid_counter.csv"
-    paid.write_text("person_id,period,amount,channel,paid_at\n"
-                    f"{pids['ok_icbc_0']},2027,380.00,COUNTER,2026-12-01\n", "utf-8")  # fmt: skip
+    paid.write_text(
+        "person_id,period,amount,channel,paid_at\n"
+        f"{pids['ok_icbc_0']},2027,380.00,COUNTER,2026-12-01\n",
+        "utf-8",
+    )
     assert campaign.cli("paid", paid, as_of="2026-12-01") == 0
     assert campaign.cli("retry", as_of="2026-12-03") == 0
     again = campaign.answer({pids["ok_nbcb_2"]: "INSUFFICIENT_FUNDS"}, processed="2026-12-03")
@@ -110,13 +126,25 @@ def _rows(ws: Any, header_row: int) -> list[dict[str, Any]]:
 def test_report__summary_totals_exact(season: Season) -> None:
     """Totals count every resident once by state; collected fen is the SUCCEEDED amounts."""
     s = season.summary
-    assert (s["command"], s["run_id"], s["as_of"], s["period"]) == ("report", RUN_ID,
-                                                                   "2026-12-05", 2027)  # fmt: skip
+    assert (s["command"], s["run_id"], s["as_of"], s["period"]) == (
+        "report",
+        RUN_ID,
+        "2026-12-05",
+        2027,
+    )
     t = s["totals"]
     expected = {
-        "due": 47, "instructed": 21, "collected": 17, "failed": 2, "review": 1, "awaiting": 0,
-        "retry_pending": 1, "paid_elsewhere": 1, "rejected": 24, "excluded": 1,
-    }  # fmt: skip
+        "due": 47,
+        "instructed": 21,
+        "collected": 17,
+        "failed": 2,
+        "review": 1,
+        "awaiting": 0,
+        "retry_pending": 1,
+        "paid_elsewhere": 1,
+        "rejected": 24,
+        "excluded": 1,
+    }
     assert {k: t[k]["count"] for k in expected} == expected
     assert t["collected"] == {"count": 17, "amount_fen": 929050}
     assert t["failed"] == {"count": 2, "amount_fen": 108000}
@@ -126,9 +154,11 @@ def test_report__summary_totals_exact(season: Season) -> None:
     assert s["conservation"]["holds"] is True
     with season.campaign.ledger() as ledger:
         assert t["due"]["amount_fen"] == ledger.scalar(
-            "SELECT SUM(amount_due_fen) FROM residents WHERE period = 2027")
+            "SELECT SUM(amount_due_fen) FROM residents WHERE period = 2027"
+        )
         assert t["collected"]["amount_fen"] == ledger.scalar(
-            "SELECT SUM(amount_fen) FROM instructions WHERE status = 'SUCCEEDED'")  # fmt: skip
+            "SELECT SUM(amount_fen) FROM instructions WHERE status = 'SUCCEEDED'"
+        )
 
 
 def test_report__townships_in_config_order_then_others(season: Season) -> None:
@@ -147,44 +177,71 @@ def test_report__bank_is_the_last_instructions_bank(season: Season) -> None:
     assert nbcb["retry_pending"]["count"] == 1
     assert nbcb["review"]["count"] == 1
     assert season.summary["banks"]["FHRC"]["failed_reasons"] == {
-        "ACCOUNT_NOT_ACTIVATED": {"count": 1, "amount_fen": 54000}}
+        "ACCOUNT_NOT_ACTIVATED": {"count": 1, "amount_fen": 54000}
+    }
 
 
 def test_report__retry_recovery_counts_exact(season: Season) -> None:
     """Failed at attempt 1 then succeeded at attempt 2 counts as recovered; a second failure
     is its own row; non-retryable failures never recover."""
     assert season.summary["retry_recovery"] == [
-        {"reason_code": "INSUFFICIENT_FUNDS", "attempt": 1,
-         "failed": {"count": 2, "amount_fen": 108000},
-         "recovered": {"count": 1, "amount_fen": 54000}},
-        {"reason_code": "INSUFFICIENT_FUNDS", "attempt": 2,
-         "failed": {"count": 1, "amount_fen": 54000}, "recovered": {"count": 0, "amount_fen": 0}},
-        {"reason_code": "ACCOUNT_NOT_ACTIVATED", "attempt": 1,
-         "failed": {"count": 2, "amount_fen": 108000},
-         "recovered": {"count": 0, "amount_fen": 0}},
-    ]  # fmt: skip
+        {
+            "reason_code": "INSUFFICIENT_FUNDS",
+            "attempt": 1,
+            "failed": {"count": 2, "amount_fen": 108000},
+            "recovered": {"count": 1, "amount_fen": 54000},
+        },
+        {
+            "reason_code": "INSUFFICIENT_FUNDS",
+            "attempt": 2,
+            "failed": {"count": 1, "amount_fen": 54000},
+            "recovered": {"count": 0, "amount_fen": 0},
+        },
+        {
+            "reason_code": "ACCOUNT_NOT_ACTIVATED",
+            "attempt": 1,
+            "failed": {"count": 2, "amount_fen": 108000},
+            "recovered": {"count": 0, "amount_fen": 0},
+        },
+    ]
     rows = _rows(season.book["重扣回收"], 1)
-    assert [(r["失败原因代码"], r["第几次扣款"], r["失败笔数"], r["其后扣款成功人数"],
-             _fen(r["其后扣款成功金额(元)"]), r["回收率"]) for r in rows] == [
+    assert [
+        (
+            r["失败原因代码"],
+            r["第几次扣款"],
+            r["失败笔数"],
+            r["其后扣款成功人数"],
+            _fen(r["其后扣款成功金额(元)"]),
+            r["回收率"],
+        )
+        for r in rows
+    ] == [
         ("INSUFFICIENT_FUNDS", 1, 2, 1, 54000, 0.5),
         ("INSUFFICIENT_FUNDS", 2, 1, 0, 0, 0),
         ("ACCOUNT_NOT_ACTIVATED", 1, 2, 0, 0, 0),
-    ]  # fmt: skip
+    ]
 
 
 def test_report__data_quality_flags_township_over_threshold(season: Season) -> None:
     """尚田镇's two instructions both failed ACCOUNT_NOT_ACTIVATED (share 1.0 > 0.05): only it is
     flagged, in summary.json and as a highlighted row of the 数据质量 sheet."""
     dq = {n: t["data_quality"] for n, t in season.summary["townships"].items()}
-    assert dq["尚田镇"] == {"instructions": 2, "admin_failures": 2, "share": 1.0,
-                           "threshold": 0.05, "flagged": True}  # fmt: skip
+    assert dq["尚田镇"] == {
+        "instructions": 2,
+        "admin_failures": 2,
+        "share": 1.0,
+        "threshold": 0.05,
+        "flagged": True,
+    }
     assert [n for n, q in dq.items() if q["flagged"]] == ["尚田镇"]
     assert (dq["岳林街道"]["instructions"], dq["岳林街道"]["admin_failures"]) == (3, 0)
     ws = season.book["数据质量"]
     rows = _rows(ws, 1)
     assert [(r["镇街"], r["需核查"]) for r in rows if r["需核查"]] == [("尚田镇", "是")]
-    fills = {ws.cell(row=i + 2, column=1).value: ws.cell(row=i + 2, column=1).fill.fgColor.rgb
-             for i in range(len(rows))}  # fmt: skip
+    fills = {
+        ws.cell(row=i + 2, column=1).value: ws.cell(row=i + 2, column=1).fill.fgColor.rgb
+        for i in range(len(rows))
+    }
     assert fills["尚田镇"] == "FFFFC7CE"
     assert fills["岳林街道"] != "FFFFC7CE"
 
@@ -206,13 +263,27 @@ def test_report__summary_sheet_equals_summary_json(season: Season) -> None:
     assert total_row["镇街 / 银行"] == "合计"
     expected = [*season.summary["townships"].values(), season.summary["totals"]]
     for row, fig in zip(rows, expected, strict=True):
-        assert (row["应缴人数"], _fen(row["应缴金额(元)"]), row["已发指令人数"],
-                row["已扣款人数"], _fen(row["已扣款金额(元)"]), row["扣款失败"],
-                row["待人工核对"], row["等待回盘"], row["未发指令"]) == (
-            fig["due"]["count"], fig["due"]["amount_fen"], fig["instructed"]["count"],
-            fig["collected"]["count"], fig["collected"]["amount_fen"], fig["failed"]["count"],
-            fig["review"]["count"], fig["awaiting"]["count"], fig["rejected"]["count"],
-        )  # fmt: skip
+        assert (
+            row["应缴人数"],
+            _fen(row["应缴金额(元)"]),
+            row["已发指令人数"],
+            row["已扣款人数"],
+            _fen(row["已扣款金额(元)"]),
+            row["扣款失败"],
+            row["待人工核对"],
+            row["等待回盘"],
+            row["未发指令"],
+        ) == (
+            fig["due"]["count"],
+            fig["due"]["amount_fen"],
+            fig["instructed"]["count"],
+            fig["collected"]["count"],
+            fig["collected"]["amount_fen"],
+            fig["failed"]["count"],
+            fig["review"]["count"],
+            fig["awaiting"]["count"],
+            fig["rejected"]["count"],
+        )
     assert (total_row["应缴人数"], _fen(total_row["已扣款金额(元)"])) == (47, 929050)
 
 
@@ -255,11 +326,13 @@ def test_report__lists_are_exact(season: Season) -> None:
     p = season.pids
     failed = _rows(season.book["扣款失败名单"], 1)
     assert sorted((r["公民身份号码"], r["原因代码"]) for r in failed) == sorted(
-        [(p["ok_nbcb_1"], "ACCOUNT_NOT_ACTIVATED"), (p["ok_fhrc_0"], "ACCOUNT_NOT_ACTIVATED")])
+        [(p["ok_nbcb_1"], "ACCOUNT_NOT_ACTIVATED"), (p["ok_fhrc_0"], "ACCOUNT_NOT_ACTIVATED")]
+    )
     assert {r["原因说明"] for r in failed} == {"社保卡金融账户未激活"}
     review = _rows(season.book["待人工核对"], 1)
     assert [(r["指令号"], r["原因代码"], _fen(r["金额(元)"])) for r in review] == [
-        ("2027NBCB2026112902000001", "MISSING_RESULT", 54000)]
+        ("2027NBCB2026112902000001", "MISSING_RESULT", 54000)
+    ]
     refunds = _rows(season.book["退款名单"], 1)
     got = [(r["公民身份号码"], r["原因代码"], r["退款原因"], _fen(r["金额(元)"])) for r in refunds]
     assert got == [(p["ok_icbc_0"], "DOUBLE_PAYMENT", "PAID_ELSEWHERE", 38000)]
@@ -301,8 +374,21 @@ def test_report__print_report_table(season: Season, capsys: pytest.CaptureFixtur
     print_report(season.summary, season.report_dir)
     out = capsys.readouterr().out.splitlines()
     shangtian = next(line for line in out if line.strip().startswith("尚田镇"))
-    assert shangtian.split() == ["尚田镇", "11", "3240.00", "0", "0.00", "0.0%", "2", "0",
-                                 "0", "8", "!", "data", "quality"]  # fmt: skip
+    assert shangtian.split() == [
+        "尚田镇",
+        "11",
+        "3240.00",
+        "0",
+        "0.00",
+        "0.0%",
+        "2",
+        "0",
+        "0",
+        "8",
+        "!",
+        "data",
+        "quality",
+    ]
     total = next(line for line in out if line.strip().startswith("total"))
     assert total.split()[1:6] == ["47", "22250.50", "17", "9290.50", "36.2%"]
     assert out[-1] == f"  report: {season.report_dir / 'report.xlsx'}"

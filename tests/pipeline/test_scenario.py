@@ -14,7 +14,9 @@ def test_scenario__retry_waits_then_paid_elsewhere_makes_refunds(campaign: Any) 
     x, y, z = (campaign.pid(c) for c in ("ok_nbcb_2", "ok_icbc_1", "ok_fhrc_0"))
     # Day 0: build and the bank's answer the same day; x and y lack funds.
     assert campaign.build(as_of="2026-11-29") == 0
-    files = campaign.answer({x: "INSUFFICIENT_FUNDS", y: "INSUFFICIENT_FUNDS"}, processed="2026-11-29")
+    files = campaign.answer(
+        {x: "INSUFFICIENT_FUNDS", y: "INSUFFICIENT_FUNDS"}, processed="2026-11-29"
+    )
     assert campaign.cli("reconcile", *files, as_of="2026-11-29") == 0
     assert campaign.resident(x)["state"] == "RETRY_PENDING"
 
@@ -29,7 +31,10 @@ def test_scenario__retry_waits_then_paid_elsewhere_makes_refunds(campaign: Any) 
         retry_batches = ledger.batches().filter(pl.col("kind") == "retry")
     assert retry_batches["batch_id"].to_list() == ["2027ICBC2026120201", "2027NBCB2026120201"]
     assert json.loads(retry_batches["policy"][0]) == {"max_attempts": 3, "min_days_between": 3}
-    assert (campaign.resident(x)["state"], campaign.resident(x)["attempts"]) == ("AWAITING_RESULT", 2)
+    assert (campaign.resident(x)["state"], campaign.resident(x)["attempts"]) == (
+        "AWAITING_RESULT",
+        2,
+    )
     assert campaign.cli("retry", as_of="2026-12-02") == 0  # again the same day: nothing new
     with campaign.ledger() as ledger:
         assert ledger.scalar("SELECT COUNT(*) FROM batches WHERE kind = 'retry'") == 2
@@ -38,7 +43,8 @@ def test_scenario__retry_waits_then_paid_elsewhere_makes_refunds(campaign: Any) 
     paid = campaign.root / "paid_day4.csv"
     paid.write_text(
         "person_id,period,amount,channel,paid_at\n"
-        f"{x},2027,540.00,COUNTER,2026-12-03\n{z},2027,540.00,APP,2026-12-03\n", "utf-8"
+        f"{x},2027,540.00,COUNTER,2026-12-03\n{z},2027,540.00,APP,2026-12-03\n",
+        "utf-8",
     )
     assert campaign.cli("paid", paid, as_of="2026-12-03") == 0
     assert campaign.resident(x)["state"] == "PAID_ELSEWHERE"

@@ -35,11 +35,23 @@ from premium_debit.simulate.bank import (
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = REPO / "fixtures" / "campaign"
 DUE_FILES = (
-    "due_xiwu.csv", "due_shangtian_gb18030.csv", "due_yuelin.xlsx", "due_chunhu_bom.csv",
-    "due_xikou.csv", "due_dayan.csv",
-)  # fmt: skip
-ROW_COLUMNS = ["seq", "instruction_id", "account_no", "amount_fen", "debited_fen", "code",
-               "message", "bank_ref"]  # fmt: skip
+    "due_xiwu.csv",
+    "due_shangtian_gb18030.csv",
+    "due_yuelin.xlsx",
+    "due_chunhu_bom.csv",
+    "due_xikou.csv",
+    "due_dayan.csv",
+)
+ROW_COLUMNS = [
+    "seq",
+    "instruction_id",
+    "account_no",
+    "amount_fen",
+    "debited_fen",
+    "code",
+    "message",
+    "bank_ref",
+]
 OUTCOME_ZH = {r.code: r.zh for r in OUTCOMES}
 
 
@@ -74,8 +86,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     shutil.copytree(CAMPAIGN, root, ignore=shutil.ignore_patterns("expected", "*.py", "var"))
     config = root / "premium-debit.toml"
     due = [str(root / n) for n in DUE_FILES]
-    argv = ["build", "--config", str(config), "--as-of", "2026-11-29", "--due", *due,
-            "--registry", str(root / "registry.csv"), "--paid", str(root / "paid.csv")]  # fmt: skip
+    argv = [
+        "build",
+        "--config",
+        str(config),
+        "--as-of",
+        "2026-11-29",
+        "--due",
+        *due,
+        "--registry",
+        str(root / "registry.csv"),
+        "--paid",
+        str(root / "paid.csv"),
+    ]
     assert main(argv) == 0
     requests = sorted((root / "var" / "outbox").rglob("*.req"))
     return Built(load_config(config), requests)
@@ -162,10 +185,20 @@ def _codes_of(cfg: Config, path: Path) -> pl.Series:
 def test_simulate__fault_and_profile_names() -> None:
     """The simulator offers exactly the faults and profiles the CLI documents."""
     assert FAULTS == (
-        "missing_row", "unexpected_row", "duplicate_row", "amount_mismatch", "account_mismatch",
-        "partial_debit", "unknown_code", "header_count", "trailer_total", "unknown_batch",
-        "name_disagrees", "truncated", "undecodable",
-    )  # fmt: skip
+        "missing_row",
+        "unexpected_row",
+        "duplicate_row",
+        "amount_mismatch",
+        "account_mismatch",
+        "partial_debit",
+        "unknown_code",
+        "header_count",
+        "trailer_total",
+        "unknown_batch",
+        "name_disagrees",
+        "truncated",
+        "undecodable",
+    )
     assert list(PROFILES) == ["pilot", "all_success", "all_insufficient", "recovering"]
 
 
@@ -245,16 +278,15 @@ def test_simulate__fixed_result_bytes(built: Built, tmp_path: Path) -> None:
     assert lines[-1] == b""
     assert all(len(line) == 150 for line in lines[:-1])
     assert [line.rstrip(b" ") for line in lines[:-1]] == [
-        b"H2027FHRC2026112901  FHRC0000000002000000000081000"
-        b"0000000002000000000081000" b"20261130",
+        b"H2027FHRC2026112901  FHRC0000000002000000000081000000000000200000000008100020261130",
         b"D00000000012027FHRC2026112901000001      6213360000000000908"
-        b"000000054000000000054000" b"00" + "扣款成功".encode("gbk").ljust(40)
-        + b"R20261130676113000001",
+        b"000000054000000000054000"
+        b"00" + "扣款成功".encode("gbk").ljust(40) + b"R20261130676113000001",
         b"D00000000022027FHRC2026112901000002      6213360000000001005"
-        b"000000027000000000027000" b"00" + "扣款成功".encode("gbk").ljust(40)
-        + b"R20261130676113000002",
+        b"000000027000000000027000"
+        b"00" + "扣款成功".encode("gbk").ljust(40) + b"R20261130676113000002",
         b"T0000000002000000000081000",
-    ]  # fmt: skip
+    ]
 
 
 def test_simulate__processed_date_given(built: Built, tmp_path: Path) -> None:
@@ -280,8 +312,10 @@ def test_draw_outcomes__pilot_shares_within_tolerance() -> None:
         assert abs(got[outcome] - share) < 0.003, outcome
     failures = sorted((s, o) for o, s in got.items() if o != "SUCCEEDED")
     assert [o for _, o in failures[-3:]] == [
-        "CARD_LOST", "ACCOUNT_NOT_ACTIVATED", "INSUFFICIENT_FUNDS",
-    ]  # fmt: skip
+        "CARD_LOST",
+        "ACCOUNT_NOT_ACTIVATED",
+        "INSUFFICIENT_FUNDS",
+    ]
 
 
 def test_simulate__pilot_shares_in_a_large_file(tmp_path: Path) -> None:
@@ -482,10 +516,13 @@ def test_fault__unknown_batch(built: Built, sound: dict[str, Path], tmp_path: Pa
     faulty = _faulty(built, tmp_path, "unknown_batch", built.requests)
     names = sorted(p.name for p in faulty.values())
     assert names == [
-        "FHRC_2027FHRC2026112999.ret", "ICBC_2027ICBC2026112999.ret",
-        "NBCB_2027NBCB2026112996.ret", "NBCB_2027NBCB2026112997.ret",
-        "NBCB_2027NBCB2026112998.ret", "NBCB_2027NBCB2026112999.ret",
-    ]  # fmt: skip
+        "FHRC_2027FHRC2026112999.ret",
+        "ICBC_2027ICBC2026112999.ret",
+        "NBCB_2027NBCB2026112996.ret",
+        "NBCB_2027NBCB2026112997.ret",
+        "NBCB_2027NBCB2026112998.ret",
+        "NBCB_2027NBCB2026112999.ret",
+    ]
     for name in faulty:
         path = sound[name]
         bad = built.result(faulty[name])
@@ -627,5 +664,5 @@ def test_cli_choices__match_the_simulator() -> None:
     from premium_debit import cli
     from premium_debit.simulate import bank
 
-    assert cli._SIM_PROFILES == list(bank.PROFILES)
-    assert cli._SIM_FAULTS == list(bank.FAULTS)
+    assert list(bank.PROFILES) == cli._SIM_PROFILES
+    assert list(bank.FAULTS) == cli._SIM_FAULTS

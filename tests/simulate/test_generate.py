@@ -256,8 +256,15 @@ def test_generate__registry_defects_planted_exactly(registry: pl.DataFrame) -> N
     lost = PLANNED["card_not_usable"] + PLANNED["replaced_card"]
     assert rows("card_status", "LOST", "挂失", "CANCELLED", "注销") == lost == 600
     assert set(registry.get_column("account_status").unique()) == {
-        "ACTIVE", "正常", "INACTIVE", "未激活", "FROZEN", "冻结", "CLOSED", "销户"
-    }  # fmt: skip
+        "ACTIVE",
+        "正常",
+        "INACTIVE",
+        "未激活",
+        "FROZEN",
+        "冻结",
+        "CLOSED",
+        "销户",
+    }
     banks = registry.get_column("bank_code").value_counts(normalize=True, name="share")
     share = dict(banks.iter_rows())
     assert abs(share["NBCB"] - 0.45) < 0.02

@@ -23,49 +23,128 @@ from premium_debit.logs import get_logger
 SCHEMA_VERSION = 1
 
 RESIDENT_COLUMNS = (
-    "person_id", "period", "township", "village", "name", "category",
-    "amount_due_fen", "state", "attempts", "last_reason", "state_since",
-)  # fmt: skip
+    "person_id",
+    "period",
+    "township",
+    "village",
+    "name",
+    "category",
+    "amount_due_fen",
+    "state",
+    "attempts",
+    "last_reason",
+    "state_since",
+)
 TRANSITION_COLUMNS = (
-    "person_id", "period", "state", "reason", "run_id", "file_sha256", "source_line",
-    "instruction_id", "at",
-)  # fmt: skip
-INSTRUCTION_COLUMNS = (
-    "instruction_id", "batch_id", "seq", "person_id", "period", "township", "attempt",
-    "account_no", "name", "amount_fen",
-)  # fmt: skip
-RESULT_COLUMNS = (
-    "file_sha256", "line", "batch_id", "instruction_id", "account_no", "amount_fen",
-    "debited_fen", "code", "message", "bank_ref", "class",
-)  # fmt: skip
-PAYMENT_COLUMNS = (
-    "person_id", "period", "amount_fen", "channel", "paid_at", "file_sha256", "source_line",
+    "person_id",
+    "period",
+    "state",
+    "reason",
     "run_id",
-)  # fmt: skip
+    "file_sha256",
+    "source_line",
+    "instruction_id",
+    "at",
+)
+INSTRUCTION_COLUMNS = (
+    "instruction_id",
+    "batch_id",
+    "seq",
+    "person_id",
+    "period",
+    "township",
+    "attempt",
+    "account_no",
+    "name",
+    "amount_fen",
+)
+RESULT_COLUMNS = (
+    "file_sha256",
+    "line",
+    "batch_id",
+    "instruction_id",
+    "account_no",
+    "amount_fen",
+    "debited_fen",
+    "code",
+    "message",
+    "bank_ref",
+    "class",
+)
+PAYMENT_COLUMNS = (
+    "person_id",
+    "period",
+    "amount_fen",
+    "channel",
+    "paid_at",
+    "file_sha256",
+    "source_line",
+    "run_id",
+)
 REFUND_COLUMNS = ("person_id", "period", "instruction_id", "amount_fen", "cause", "run_id", "at")
 BATCH_COLUMNS = (
-    "batch_id", "bank_code", "period", "business_date", "seq", "kind", "run_id", "count",
-    "total_fen", "file_name", "file_sha256", "encoding", "layout", "policy",
-)  # fmt: skip
+    "batch_id",
+    "bank_code",
+    "period",
+    "business_date",
+    "seq",
+    "kind",
+    "run_id",
+    "count",
+    "total_fen",
+    "file_name",
+    "file_sha256",
+    "encoding",
+    "layout",
+    "policy",
+)
 
 _INSTRUCTION_SCHEMA = {
-    "instruction_id": pl.String, "batch_id": pl.String, "seq": pl.Int64,
-    "person_id": pl.String, "period": pl.Int64, "township": pl.String, "attempt": pl.Int64,
-    "account_no": pl.String, "name": pl.String, "amount_fen": pl.Int64, "status": pl.String,
-    "outcome": pl.String, "debited_fen": pl.Int64, "result_sha256": pl.String,
+    "instruction_id": pl.String,
+    "batch_id": pl.String,
+    "seq": pl.Int64,
+    "person_id": pl.String,
+    "period": pl.Int64,
+    "township": pl.String,
+    "attempt": pl.Int64,
+    "account_no": pl.String,
+    "name": pl.String,
+    "amount_fen": pl.Int64,
+    "status": pl.String,
+    "outcome": pl.String,
+    "debited_fen": pl.Int64,
+    "result_sha256": pl.String,
     "result_line": pl.Int64,
-}  # fmt: skip
+}
 _RESIDENT_SCHEMA = {
-    "person_id": pl.String, "period": pl.Int64, "township": pl.String, "village": pl.String,
-    "name": pl.String, "category": pl.String, "amount_due_fen": pl.Int64, "state": pl.String,
-    "attempts": pl.Int64, "last_reason": pl.String, "state_since": pl.String,
-}  # fmt: skip
+    "person_id": pl.String,
+    "period": pl.Int64,
+    "township": pl.String,
+    "village": pl.String,
+    "name": pl.String,
+    "category": pl.String,
+    "amount_due_fen": pl.Int64,
+    "state": pl.String,
+    "attempts": pl.Int64,
+    "last_reason": pl.String,
+    "state_since": pl.String,
+}
 _BATCH_SCHEMA = {
-    "batch_id": pl.String, "bank_code": pl.String, "period": pl.Int64,
-    "business_date": pl.String, "seq": pl.Int64, "kind": pl.String, "run_id": pl.String,
-    "count": pl.Int64, "total_fen": pl.Int64, "file_name": pl.String,
-    "file_sha256": pl.String, "encoding": pl.String, "layout": pl.String, "policy": pl.String,
-}  # fmt: skip
+    "batch_id": pl.String,
+    "bank_code": pl.String,
+    "period": pl.Int64,
+    "business_date": pl.String,
+    "seq": pl.Int64,
+    "kind": pl.String,
+    "run_id": pl.String,
+    "count": pl.Int64,
+    "total_fen": pl.Int64,
+    "file_name": pl.String,
+    "file_sha256": pl.String,
+    "encoding": pl.String,
+    "layout": pl.String,
+    "policy": pl.String,
+}
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -76,9 +155,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class Ledger:
     """One SQLite ledger file. Reads may happen any time; writes only inside ``write()``."""
 
-    def __init__(
-        self, path: Path, *, busy_timeout_ms: int = 5000, begin_attempts: int = 5
-    ) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, begin_attempts: int = 5) -> None:
         self.path = path
         self.begin_attempts = begin_attempts
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,8 +208,9 @@ class Ledger:
     def _begin(self) -> None:
         """BEGIN IMMEDIATE, retried with backoff while another writer holds the ledger."""
         for attempt in Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError)
-                                     and _is_busy(e)),  # fmt: skip
+            retry=retry_if_exception(
+                lambda e: isinstance(e, sqlite3.OperationalError) and _is_busy(e)
+            ),
             stop=stop_after_attempt(self.begin_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
             before_sleep=lambda st: get_logger().warning(
@@ -290,10 +368,15 @@ class Ledger:
             "ORDER BY person_id, paid_at",
             params,
             {
-                "person_id": pl.String, "period": pl.Int64, "amount_fen": pl.Int64,
-                "channel": pl.String, "paid_at": pl.String, "file_sha256": pl.String,
-                "source_line": pl.Int64, "run_id": pl.String,
-            },  # fmt: skip
+                "person_id": pl.String,
+                "period": pl.Int64,
+                "amount_fen": pl.Int64,
+                "channel": pl.String,
+                "paid_at": pl.String,
+                "file_sha256": pl.String,
+                "source_line": pl.Int64,
+                "run_id": pl.String,
+            },
         )
 
     def refunds(self, period: int | None = None) -> pl.DataFrame:
@@ -302,9 +385,14 @@ class Ledger:
             f"SELECT {', '.join(REFUND_COLUMNS)} FROM refunds {where} ORDER BY person_id",
             params,
             {
-                "person_id": pl.String, "period": pl.Int64, "instruction_id": pl.String,
-                "amount_fen": pl.Int64, "cause": pl.String, "run_id": pl.String, "at": pl.String,
-            },  # fmt: skip
+                "person_id": pl.String,
+                "period": pl.Int64,
+                "instruction_id": pl.String,
+                "amount_fen": pl.Int64,
+                "cause": pl.String,
+                "run_id": pl.String,
+                "at": pl.String,
+            },
         )
 
     def transitions(self, period: int | None = None) -> pl.DataFrame:
@@ -313,10 +401,16 @@ class Ledger:
             f"SELECT {', '.join(TRANSITION_COLUMNS)} FROM transitions {where} ORDER BY rowid",
             params,
             {
-                "person_id": pl.String, "period": pl.Int64, "state": pl.String,
-                "reason": pl.String, "run_id": pl.String, "file_sha256": pl.String,
-                "source_line": pl.Int64, "instruction_id": pl.String, "at": pl.String,
-            },  # fmt: skip
+                "person_id": pl.String,
+                "period": pl.Int64,
+                "state": pl.String,
+                "reason": pl.String,
+                "run_id": pl.String,
+                "file_sha256": pl.String,
+                "source_line": pl.Int64,
+                "instruction_id": pl.String,
+                "at": pl.String,
+            },
         )
 
     def periods(self) -> list[int]:
@@ -416,9 +510,13 @@ class LedgerWriter:
             "UPDATE instructions SET status = ?, outcome = ?, debited_fen = ?, result_sha256 = ?,"
             " result_line = ? WHERE instruction_id = ?",
             frame.select(
-                "status", "outcome", "debited_fen", "result_sha256", "result_line",
+                "status",
+                "outcome",
+                "debited_fen",
+                "result_sha256",
+                "result_line",
                 "instruction_id",
-            ).iter_rows(),  # fmt: skip
+            ).iter_rows(),
         )
 
     def add_results(self, frame: pl.DataFrame) -> None:

@@ -16,9 +16,15 @@ from premium_debit.model.names import normalise_name
 from premium_debit.pipeline.profiles import BankProfile
 
 _ACCOUNT_STATUS = {
-    "ACTIVE": "ACTIVE", "正常": "ACTIVE", "INACTIVE": "INACTIVE", "未激活": "INACTIVE",
-    "FROZEN": "FROZEN", "冻结": "FROZEN", "CLOSED": "CLOSED", "销户": "CLOSED",
-}  # fmt: skip
+    "ACTIVE": "ACTIVE",
+    "正常": "ACTIVE",
+    "INACTIVE": "INACTIVE",
+    "未激活": "INACTIVE",
+    "FROZEN": "FROZEN",
+    "冻结": "FROZEN",
+    "CLOSED": "CLOSED",
+    "销户": "CLOSED",
+}
 _CARD_NORMAL = ["NORMAL", "正常"]
 _AUTHORIZED = ["Y", "是"]
 
@@ -90,18 +96,28 @@ def match_accounts(
     )
     none_usable = pl.col("n_usable") == 0
     reason = (
-        pl.when(~pl.col("has_row")).then(pl.lit("NO_CARD_ACCOUNT"))
-        .when(~pl.col("any_name")).then(pl.lit("NAME_MISMATCH"))
-        .when(~pl.col("any_normal")).then(pl.lit("CARD_NOT_USABLE"))
-        .when(none_usable & pl.col("not_activated")).then(pl.lit("ACCOUNT_NOT_ACTIVATED"))
-        .when(none_usable & pl.col("frozen")).then(pl.lit("ACCOUNT_FROZEN"))
-        .when(none_usable & pl.col("closed")).then(pl.lit("ACCOUNT_CLOSED"))
-        .when(none_usable & pl.col("not_authorized")).then(pl.lit("NOT_AUTHORIZED"))
-        .when(none_usable & pl.col("bad_account")).then(pl.lit("INVALID_ACCOUNT_NO"))
-        .when(none_usable & pl.col("bank_missing")).then(pl.lit("BANK_NOT_CONFIGURED"))
-        .when(pl.col("n_usable") > 1).then(pl.lit("AMBIGUOUS_ACCOUNT"))
+        pl.when(~pl.col("has_row"))
+        .then(pl.lit("NO_CARD_ACCOUNT"))
+        .when(~pl.col("any_name"))
+        .then(pl.lit("NAME_MISMATCH"))
+        .when(~pl.col("any_normal"))
+        .then(pl.lit("CARD_NOT_USABLE"))
+        .when(none_usable & pl.col("not_activated"))
+        .then(pl.lit("ACCOUNT_NOT_ACTIVATED"))
+        .when(none_usable & pl.col("frozen"))
+        .then(pl.lit("ACCOUNT_FROZEN"))
+        .when(none_usable & pl.col("closed"))
+        .then(pl.lit("ACCOUNT_CLOSED"))
+        .when(none_usable & pl.col("not_authorized"))
+        .then(pl.lit("NOT_AUTHORIZED"))
+        .when(none_usable & pl.col("bad_account"))
+        .then(pl.lit("INVALID_ACCOUNT_NO"))
+        .when(none_usable & pl.col("bank_missing"))
+        .then(pl.lit("BANK_NOT_CONFIGURED"))
+        .when(pl.col("n_usable") > 1)
+        .then(pl.lit("AMBIGUOUS_ACCOUNT"))
         .otherwise(None)
-    )  # fmt: skip
+    )
     matched = per_person.select(
         "pid", "bank_code", "account_no", "account_name", reason=reason
     ).with_columns(
@@ -121,11 +137,12 @@ def _check_bank_encoding(matched: pl.DataFrame, banks: Mapping[str, BankProfile]
     for code, bank in banks.items():
         this_bank = reason.is_null() & (pl.col("bank_code") == code).fill_null(False)
         name = pl.col("account_name")
-        check = pl.when(this_bank & ~encodable_expr(name, bank.encoding)).then(
-            pl.lit("NAME_NOT_ENCODABLE")
-        )
+        not_encodable = this_bank & ~encodable_expr(name, bank.encoding)
+        new_reason = reason
         if bank.name_width is not None:
+            # byte_len is null for an unencodable name, which the outer branch catches first.
             too_long = this_bank & (byte_len_expr(name, bank.encoding) > bank.name_width)
-            check = check.when(too_long).then(pl.lit("NAME_TOO_LONG"))
-        matched = matched.with_columns(reason=check.otherwise(reason))
+            new_reason = pl.when(too_long).then(pl.lit("NAME_TOO_LONG")).otherwise(reason)
+        new_reason = pl.when(not_encodable).then(pl.lit("NAME_NOT_ENCODABLE")).otherwise(new_reason)
+        matched = matched.with_columns(reason=new_reason)
     return matched

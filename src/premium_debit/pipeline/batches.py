@@ -60,7 +60,10 @@ def assign_batches(
             )
         rows = rows.with_columns(
             batch_id=pl.concat_str(
-                [pl.lit(f"{period:04d}{code}{day}"), pl.col("_b").cast(pl.String).str.pad_start(2, "0")]
+                [
+                    pl.lit(f"{period:04d}{code}{day}"),
+                    pl.col("_b").cast(pl.String).str.pad_start(2, "0"),
+                ]
             ),
         ).with_columns(
             instruction_id=pl.concat_str(

@@ -8,7 +8,6 @@ Every due record ends in exactly one bucket: instructed, excluded, skipped or re
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from premium_debit.model.money import yuan_expr
 from premium_debit.model.reasons import REASONS, Kind
 from premium_debit.model.states import OPEN_STATES, SKIP_REASON
 from premium_debit.pipeline.accounts import match_accounts, prepare_registry
-from premium_debit.pipeline.batches import assign_batches, request_file_name
+from premium_debit.pipeline.batches import assign_batches
 from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.inputs import InputFile, concat_frames, read_inputs
 from premium_debit.pipeline.outbox import instruction_rows, render_batches
@@ -39,7 +38,6 @@ from premium_debit.pipeline.refunds import refund_rows
 from premium_debit.pipeline.validate import validate_due
 from premium_debit.reports import summary as S
 from premium_debit.reports.exceptions import to_csv_bytes, write_exceptions
-from premium_debit.workspace import sha256_bytes
 
 _BUCKET_OF = {code: r.kind.value for code, r in REASONS.items() if r.kind != Kind.OUTCOME}
 _NEW_STATE = {"rejected": "REJECTED", "excluded": "EXCLUDED", "instructed": "AWAITING_RESULT"}
@@ -55,8 +53,9 @@ class BuildResult:
 
 
 def _step(name: str, started: float, **facts: Any) -> None:
-    get_logger().info("step_finished", step=name, seconds=round(time.perf_counter() - started, 3),
-                      **facts)  # fmt: skip
+    get_logger().info(
+        "step_finished", step=name, seconds=round(time.perf_counter() - started, 3), **facts
+    )
 
 
 def classify(
@@ -77,11 +76,12 @@ def classify(
         states.select(pid="person_id", current_state="state"), on="pid", how="left"
     ).join(paid_pids.select("pid", on_paid_list=pl.lit(True)), on="pid", how="left")
     skip = (
-        pl.when(pl.col("on_paid_list").fill_null(False)
-                | (pl.col("current_state") == "PAID_ELSEWHERE"))
+        pl.when(
+            pl.col("on_paid_list").fill_null(False) | (pl.col("current_state") == "PAID_ELSEWHERE")
+        )
         .then(pl.lit("PAID_ELSEWHERE"))
         .otherwise(pl.col("current_state").replace_strict(skip_map, default=None))
-    )  # fmt: skip
+    )
     # Row 10 (paid) outranks rows 11–14; row 9 (already collected) outranks row 10.
     skip = (
         pl.when(pl.col("current_state") == "COLLECTED")
@@ -101,11 +101,13 @@ def classify(
     t = time.perf_counter()
     candidates = frame.filter(pl.col("reason").is_null()).select("pid", "name_norm")
     matched = match_accounts(candidates, prepare_registry(registry, banks), banks)
-    frame = frame.join(
-        matched.rename({"reason": "account_reason"}), on="pid", how="left"
-    ).with_columns(
-        reason=pl.coalesce(pl.col("reason"), pl.col("account_reason")),
-    ).drop("account_reason")
+    frame = (
+        frame.join(matched.rename({"reason": "account_reason"}), on="pid", how="left")
+        .with_columns(
+            reason=pl.coalesce(pl.col("reason"), pl.col("account_reason")),
+        )
+        .drop("account_reason")
+    )
     bucket = pl.col("reason").replace_strict(_BUCKET_OF, default="instructed")
     frame = frame.with_columns(bucket=bucket).sort("_row").drop("_row")
     _step("match_accounts", t, candidates=candidates.height)
@@ -125,13 +127,21 @@ def resident_changes(
     )
     open_states = [s.value for s in OPEN_STATES]
     new_state = (
-        pl.when(pl.col("reason") == "PAID_ELSEWHERE").then(pl.lit("PAID_ELSEWHERE"))
+        pl.when(pl.col("reason") == "PAID_ELSEWHERE")
+        .then(pl.lit("PAID_ELSEWHERE"))
         .otherwise(pl.col("bucket").replace_strict(_NEW_STATE, default=None))
-    )  # fmt: skip
+    )
     rows = valid.join(
-        states.select("person_id", old_state="state", old_reason="last_reason",
-                      old_township="township", old_name="name", old_amount="amount_due_fen",
-                      old_village="village", old_category="category"),  # fmt: skip
+        states.select(
+            "person_id",
+            old_state="state",
+            old_reason="last_reason",
+            old_township="township",
+            old_name="name",
+            old_amount="amount_due_fen",
+            old_village="village",
+            old_category="category",
+        ),
         left_on="pid",
         right_on="person_id",
         how="left",
@@ -139,12 +149,17 @@ def resident_changes(
     may_change = pl.col("old_state").is_null() | pl.col("old_state").is_in(open_states)
     rows = rows.filter(may_change & pl.col("state").is_not_null())
     rows = rows.with_columns(
-        last_reason=pl.when(pl.col("bucket") == "instructed").then(None).otherwise(pl.col("reason")),
+        last_reason=pl.when(pl.col("bucket") == "instructed")
+        .then(None)
+        .otherwise(pl.col("reason")),
         township_v=pl.col("township").fill_null(""),
         name_v=pl.col("name_norm").fill_null(""),
     )
-    state_changed = (pl.col("old_state").is_null() | (pl.col("state") != pl.col("old_state"))
-                     | ~pl.col("last_reason").eq_missing(pl.col("old_reason")))  # fmt: skip
+    state_changed = (
+        pl.col("old_state").is_null()
+        | (pl.col("state") != pl.col("old_state"))
+        | ~pl.col("last_reason").eq_missing(pl.col("old_reason"))
+    )
     data_changed = (
         ~pl.col("township_v").eq_missing(pl.col("old_township"))
         | ~pl.col("name_v").eq_missing(pl.col("old_name"))
@@ -181,9 +196,13 @@ def resident_changes(
 
 
 def build_summary(
-    due: pl.DataFrame, classified: pl.DataFrame, batches: pl.DataFrame, ctx: RunContext,
-    files: Sequence[InputFile], paid_rejected: pl.DataFrame,
-) -> dict[str, Any]:  # fmt: skip
+    due: pl.DataFrame,
+    classified: pl.DataFrame,
+    batches: pl.DataFrame,
+    ctx: RunContext,
+    files: Sequence[InputFile],
+    paid_rejected: pl.DataFrame,
+) -> dict[str, Any]:
     """summary.json of a build, with the conservation identity per township and in total."""
     cls = classified.with_columns(township=pl.col("township").fill_null("(空)"))
     due_fen = due.with_columns(township=pl.col("township").fill_null("(空)"))
@@ -191,7 +210,10 @@ def build_summary(
     townships: dict[str, Any] = {}
     checks = []
     due_by_township = S.figures_by(due_fen, "township")
-    for name in [*ctx.cfg.township_names, *sorted(set(due_by_township) - set(ctx.cfg.township_names))]:
+    for name in [
+        *ctx.cfg.township_names,
+        *sorted(set(due_by_township) - set(ctx.cfg.township_names)),
+    ]:
         part = cls.filter(pl.col("township") == name)
         if part.height == 0 and name not in due_by_township:
             continue
@@ -201,11 +223,20 @@ def build_summary(
             "buckets": tb,
             "reasons": S.figures_by(part.filter(pl.col("reason").is_not_null()), "reason"),
         }
-        checks.append(S.check("due = excluded + skipped + rejected + instructed",
-                              due_by_township.get(name, S.figure()), S.add(tb.values()), name))  # fmt: skip
+        checks.append(
+            S.check(
+                "due = excluded + skipped + rejected + instructed",
+                due_by_township.get(name, S.figure()),
+                S.add(tb.values()),
+                name,
+            )
+        )
     total_due = S.total(due_fen)
-    checks.append(S.check("due = excluded + skipped + rejected + instructed",
-                          total_due, S.add(buckets.values())))  # fmt: skip
+    checks.append(
+        S.check(
+            "due = excluded + skipped + rejected + instructed", total_due, S.add(buckets.values())
+        )
+    )
     instructed = cls.filter(pl.col("bucket") == "instructed")
     banks: dict[str, Any] = {}
     for code in ctx.cfg.banks:
@@ -240,11 +271,13 @@ def rejected_rows(classified: pl.DataFrame, period: int) -> pl.DataFrame:
     """The exception list rejected.csv, in file order."""
     rej = classified.filter(pl.col("bucket") == "rejected")
     return rej.select(
-        "township", "village",
+        "township",
+        "village",
         person_id=pl.col("pid"),
         name="name",
         period=pl.col("period"),
-        amount=pl.when(pl.col("reason") == "INVALID_AMOUNT").then(pl.col("amount_due"))
+        amount=pl.when(pl.col("reason") == "INVALID_AMOUNT")
+        .then(pl.col("amount_due"))
         .otherwise(yuan_expr(pl.col("amount_fen"))),
         reason_code="reason",
         field="reason_field",
@@ -252,7 +285,7 @@ def rejected_rows(classified: pl.DataFrame, period: int) -> pl.DataFrame:
         account_no_masked=mask_account(pl.col("account_no")),
         source_file="source_file",
         source_line="source_line",
-    )  # fmt: skip
+    )
 
 
 def run_build(
@@ -269,9 +302,10 @@ def run_build(
     cfg = ctx.cfg
     t0 = time.perf_counter()
     files = read_inputs(
-        [(p, "due") for p in due_paths] + [(registry_path, "registry")]
+        [(p, "due") for p in due_paths]
+        + [(registry_path, "registry")]
         + [(p, "paid") for p in paid_paths]
-    )  # fmt: skip
+    )
     due = concat_frames(files, "due")
     registry = concat_frames(files, "registry")
     paid = validate_paid(concat_frames(files, "paid"), cfg, ctx.as_of)
@@ -303,8 +337,14 @@ def run_build(
 
     # The due side of the conservation check is taken before any join, so a join that loses or
     # duplicates a record shows up as a broken identity.
-    summary = build_summary(validated.select("township", "amount_fen"), classified,
-                            batch_rows, ctx, files, paid.filter(pl.col("reason").is_not_null()))  # fmt: skip
+    summary = build_summary(
+        validated.select("township", "amount_fen"),
+        classified,
+        batch_rows,
+        ctx,
+        files,
+        paid.filter(pl.col("reason").is_not_null()),
+    )
     result = BuildResult(summary=summary, classified=classified, batches=batch_rows, files=rendered)
     if dry_run:
         summary["dry_run"] = True
@@ -313,25 +353,37 @@ def run_build(
 
     upserts, transitions = resident_changes(classified, states, ctx)
     moving, double = paid_effects(
-        ledger.residents(ctx.period).filter(~pl.col("person_id").is_in(upserts["person_id"].implode())),
-        paid, ledger.instructions(period=ctx.period, status="SUCCEEDED"),
-    )  # fmt: skip
+        ledger.residents(ctx.period).filter(
+            ~pl.col("person_id").is_in(upserts["person_id"].implode())
+        ),
+        paid,
+        ledger.instructions(period=ctx.period, status="SUCCEEDED"),
+    )
     t = time.perf_counter()
     report_dir = report_dir or ctx.ws.reports / ctx.run_id
     with ctx.ws.staging() as stage:
         # Everything this run writes is staged before the commit: a write error changes nothing.
         archived = {f.sha256: ctx.ws.archive_bytes(f.name, f.data, f.sha256) for f in files}
         for row in batch_rows.iter_rows(named=True):  # one per batch
-            stage.add(ctx.ws.outbox_file(row["bank_code"], row["file_name"]),
-                      rendered[row["file_name"]])  # fmt: skip
-        stage.add(report_dir / "exceptions" / "rejected.csv",
-                  to_csv_bytes(rejected_rows(classified, ctx.period), extra=("field",)))  # fmt: skip
+            stage.add(
+                ctx.ws.outbox_file(row["bank_code"], row["file_name"]), rendered[row["file_name"]]
+            )
+        stage.add(
+            report_dir / "exceptions" / "rejected.csv",
+            to_csv_bytes(rejected_rows(classified, ctx.period), extra=("field",)),
+        )
         stage.add(report_dir / "summary.json", S.render(summary))
         with ledger.write() as w:
             w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, ctx.now_iso())
             for f in files:
-                w.add_file(f.sha256, f.name, f.kind, ctx.run_id, ctx.now_iso(),
-                           archived_as=str(archived[f.sha256]))  # fmt: skip
+                w.add_file(
+                    f.sha256,
+                    f.name,
+                    f.kind,
+                    ctx.run_id,
+                    ctx.now_iso(),
+                    archived_as=str(archived[f.sha256]),
+                )
             w.upsert_residents(upserts)
             w.add_transitions(transitions)
             w.add_batches(batch_rows)
@@ -340,11 +392,17 @@ def run_build(
             record_paid_effects(w, moving, double, ctx)
         _step("record", t, residents=upserts.height, transitions=transitions.height)
     if double.height:
-        write_exceptions(report_dir / "exceptions" / "refunds.csv",
-                         refund_rows(ledger, ctx.period, run_id=ctx.run_id), extra=("cause",))  # fmt: skip
+        write_exceptions(
+            report_dir / "exceptions" / "refunds.csv",
+            refund_rows(ledger, ctx.period, run_id=ctx.run_id),
+            extra=("cause",),
+        )
     result.report_dir = report_dir
-    log.info("build_finished", seconds=round(time.perf_counter() - t0, 3),
-             **{b: f["count"] for b, f in summary["buckets"].items()})  # fmt: skip
+    log.info(
+        "build_finished",
+        seconds=round(time.perf_counter() - t0, 3),
+        **{b: f["count"] for b, f in summary["buckets"].items()},
+    )
     return result
 
 

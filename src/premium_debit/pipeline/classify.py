@@ -36,50 +36,84 @@ def classify_results(
     matched = tagged.filter(pl.col("_known"))
     single = matched.filter(pl.col("_copies") == 1)
     inst = instructions.select("instruction_id", "person_id", "account_no", "amount_fen")
-    j = inst.join(
-        single.select(
-            "instruction_id", "line", "outcome_of_code", "code",
-            r_account="account_no", r_amount="amount_fen", debited="debited_fen",
-        ),  # fmt: skip
-        on="instruction_id",
-        how="left",
-    ).join(
-        matched.group_by("instruction_id").agg(copies=pl.len()), on="instruction_id", how="left"
-    ).join(
-        collected.select("person_id", _collected=pl.lit(True)), on="person_id", how="left"
+    j = (
+        inst.join(
+            single.select(
+                "instruction_id",
+                "line",
+                "outcome_of_code",
+                "code",
+                r_account="account_no",
+                r_amount="amount_fen",
+                debited="debited_fen",
+            ),
+            on="instruction_id",
+            how="left",
+        )
+        .join(
+            matched.group_by("instruction_id").agg(copies=pl.len()), on="instruction_id", how="left"
+        )
+        .join(collected.select("person_id", _collected=pl.lit(True)), on="person_id", how="left")
     )
     success = pl.col("outcome_of_code") == "SUCCEEDED"
     outcome = (
-        pl.when(pl.col("copies").is_null()).then(pl.lit("MISSING_RESULT"))
-        .when(pl.col("copies") > 1).then(pl.lit("DUPLICATE_RESULT"))
-        .when(pl.col("r_amount") != pl.col("amount_fen")).then(pl.lit("AMOUNT_MISMATCH"))
-        .when(pl.col("r_account") != pl.col("account_no")).then(pl.lit("ACCOUNT_MISMATCH"))
-        .when(pl.col("outcome_of_code").is_null()).then(pl.lit("UNKNOWN_CODE"))
-        .when(success & (pl.col("debited") != pl.col("amount_fen"))).then(pl.lit("PARTIAL_DEBIT"))
-        .when(~success & (pl.col("debited") != 0)).then(pl.lit("PARTIAL_DEBIT"))
-        .when(success & pl.col("_collected").fill_null(False)).then(pl.lit("SECOND_SUCCESS"))
+        pl.when(pl.col("copies").is_null())
+        .then(pl.lit("MISSING_RESULT"))
+        .when(pl.col("copies") > 1)
+        .then(pl.lit("DUPLICATE_RESULT"))
+        .when(pl.col("r_amount") != pl.col("amount_fen"))
+        .then(pl.lit("AMOUNT_MISMATCH"))
+        .when(pl.col("r_account") != pl.col("account_no"))
+        .then(pl.lit("ACCOUNT_MISMATCH"))
+        .when(pl.col("outcome_of_code").is_null())
+        .then(pl.lit("UNKNOWN_CODE"))
+        .when(success & (pl.col("debited") != pl.col("amount_fen")))
+        .then(pl.lit("PARTIAL_DEBIT"))
+        .when(~success & (pl.col("debited") != 0))
+        .then(pl.lit("PARTIAL_DEBIT"))
+        .when(success & pl.col("_collected").fill_null(False))
+        .then(pl.lit("SECOND_SUCCESS"))
         .otherwise(pl.col("outcome_of_code"))
-    )  # fmt: skip
-    per_instruction = j.with_columns(outcome=outcome).with_columns(
-        status=pl.when(pl.col("outcome") == "SUCCEEDED").then(pl.lit("SUCCEEDED"))
-        .when(pl.col("outcome").is_in(_REVIEW)).then(pl.lit("REVIEW"))
-        .otherwise(pl.lit("FAILED")),
-        debited_fen=pl.col("debited"),
-    ).select("instruction_id", "person_id", "outcome", "status", "debited_fen", "line", "code")
+    )
+    per_instruction = (
+        j.with_columns(outcome=outcome)
+        .with_columns(
+            status=pl.when(pl.col("outcome") == "SUCCEEDED")
+            .then(pl.lit("SUCCEEDED"))
+            .when(pl.col("outcome").is_in(_REVIEW))
+            .then(pl.lit("REVIEW"))
+            .otherwise(pl.lit("FAILED")),
+            debited_fen=pl.col("debited"),
+        )
+        .select("instruction_id", "person_id", "outcome", "status", "debited_fen", "line", "code")
+    )
 
     # Each row's class: its instruction's outcome, or UNEXPECTED_RESULT for a stranger.
-    row_class = tagged.join(
-        per_instruction.select("instruction_id", row_outcome="outcome"),
-        on="instruction_id",
-        how="left",
-    ).with_columns(
-        **{"class": pl.when(~pl.col("_known")).then(pl.lit("UNEXPECTED_RESULT"))
-           .otherwise(pl.col("row_outcome"))}  # fmt: skip
-    ).drop("_known", "_copies", "row_outcome", "outcome_of_code").sort("line")
+    row_class = (
+        tagged.join(
+            per_instruction.select("instruction_id", row_outcome="outcome"),
+            on="instruction_id",
+            how="left",
+        )
+        .with_columns(
+            **{
+                "class": pl.when(~pl.col("_known"))
+                .then(pl.lit("UNEXPECTED_RESULT"))
+                .otherwise(pl.col("row_outcome"))
+            }
+        )
+        .drop("_known", "_copies", "row_outcome", "outcome_of_code")
+        .sort("line")
+    )
     return per_instruction, row_class
 
 
 _REVIEW = [
-    "MISSING_RESULT", "DUPLICATE_RESULT", "AMOUNT_MISMATCH", "ACCOUNT_MISMATCH", "PARTIAL_DEBIT",
-    "UNKNOWN_CODE", "SECOND_SUCCESS",
-]  # fmt: skip
+    "MISSING_RESULT",
+    "DUPLICATE_RESULT",
+    "AMOUNT_MISMATCH",
+    "ACCOUNT_MISMATCH",
+    "PARTIAL_DEBIT",
+    "UNKNOWN_CODE",
+    "SECOND_SUCCESS",
+]

@@ -33,7 +33,9 @@ class RunContext:
     ) -> RunContext:
         now = clock()
         # Sorts in time order (to the millisecond); the random tail keeps concurrent runs apart.
-        run_id = f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}-{command}-{secrets.token_hex(2)}"
+        run_id = (
+            f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}-{command}-{secrets.token_hex(2)}"
+        )
         return cls(cfg=cfg, as_of=as_of, command=command, run_id=run_id, clock=clock)
 
     @property

@@ -87,7 +87,11 @@ def concat_frames(files: Sequence[InputFile], kind: str) -> pl.DataFrame:
     if not frames:
         names = [c.name for c in COLUMNS[kind]]
         return pl.DataFrame(
-            schema={**dict.fromkeys(names, pl.String), "source_line": pl.Int64,
-                    "source_file": pl.String, "file_sha256": pl.String}  # fmt: skip
+            schema={
+                **dict.fromkeys(names, pl.String),
+                "source_line": pl.Int64,
+                "source_file": pl.String,
+                "file_sha256": pl.String,
+            }
         )
     return pl.concat(frames, how="vertical")

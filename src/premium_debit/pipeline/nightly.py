@@ -42,7 +42,9 @@ class NightlyResult:
     steps: dict[str, Any] = field(default_factory=dict)
 
 
-def ready_files(inbox: Path, settle_seconds: int, now: float | None = None) -> tuple[list[Path], list[Path]]:
+def ready_files(
+    inbox: Path, settle_seconds: int, now: float | None = None
+) -> tuple[list[Path], list[Path]]:
     """(complete files, files still being written), each sorted by name.
 
     A file is complete with a ``<name>.done`` marker beside it, or when unchanged for
@@ -74,80 +76,115 @@ def _move(ws: Any, path: Path, data: bytes, sha: str, refused: str | None) -> No
 
 
 def run_nightly(ctx: RunContext, ledger: Ledger) -> NightlyResult:
-    from premium_debit.workspace import sha256_bytes
+    """The night, in the order of SPEC §8: ingest, reconcile, retry, build, report."""
+    from premium_debit.reports.report import run_report
 
-    log = get_logger()
-    ws, cfg = ctx.ws, ctx.cfg
     result = NightlyResult()
-    restore_outbox(ledger, ws, cfg)
-    banks = bank_profiles(cfg)
-    ready, waiting = ready_files(ws.inbox, cfg.nightly.settle_seconds)
+    restore_outbox(ledger, ctx.ws, ctx.cfg)
+    banks = bank_profiles(ctx.cfg)
+    kinds = _sort_inbox(ctx, banks, result)
+    for path, data in kinds["paid"]:  # 1. paid lists, each on its own
+        _ingest_tabular(ctx, ledger, path, data, "paid", result)
+    if kinds["result"]:  # 2. result files, each on its own
+        _reconcile_results(ctx, ledger, banks, kinds["result"], result)
+    report = ctx.ws.reports / ctx.run_id
+    result.steps["retry"] = run_retry(ctx, ledger, report_dir=report / "retry").summary  # 3.
+    registry = _newest_registry(ctx, ledger, kinds["registry"], result)  # 4. build
+    _build_due(ctx, ledger, kinds["due"], registry, result)
+    result.steps["report"], _ = run_report(ctx, ledger, None, report_dir=report / "report")  # 5.
+    return result
+
+
+def _sort_inbox(
+    ctx: RunContext, banks: dict[str, Any], result: NightlyResult
+) -> dict[str, list[tuple[Path, bytes]]]:
+    """The complete inbox files by kind; unknown content is quarantined at once."""
+    log = get_logger()
+    ready, waiting = ready_files(ctx.ws.inbox, ctx.cfg.nightly.settle_seconds)
     result.waiting = [p.name for p in waiting]
     for p in waiting:
         log.info("inbox_file_waiting", file=p.name)
-
-    kinds: dict[str, list[tuple[Path, bytes]]] = {"paid": [], "result": [], "due": [], "registry": []}
+    kinds: dict[str, list[tuple[Path, bytes]]] = {
+        "paid": [],
+        "result": [],
+        "due": [],
+        "registry": [],
+    }
     for path in ready:
         data = read_bytes(path)
         kind = sniff_kind(path, data, banks)
         if kind is None:
             reason = f"{path.name}: not a due list, registry, paid list or result file"
-            _move(ws, path, data, sha256_bytes(data), reason)
+            _move(ctx.ws, path, data, _sha(data), reason)
             result.refused.append({"file": path.name, "reason": reason})
             log.warning("inbox_file_refused", file=path.name, reason=reason)
             continue
         kinds[kind].append((path, data))
+    return kinds
 
-    # 1. Paid lists, each on its own.
-    for path, data in kinds["paid"]:
-        _ingest_tabular(ctx, ledger, path, data, "paid", result)
 
-    # 2. Result files, each on its own.
-    if kinds["result"]:
-        files = []
-        for path, data in kinds["result"]:
-            outcome = reconcile_file(path, ctx, ledger, banks, data=data)
-            files.append(outcome)
-            if outcome.status == "refused":
-                result.refused.append({"file": path.name, "reason": outcome.reason})
-                path.unlink()  # reconcile_file already quarantined the bytes with the reason
-            else:
-                _move(ws, path, data, outcome.sha256, None)
-                result.accepted.append(path.name)
-        result.steps["reconcile"] = write_reconcile_outputs(
-            ws.reports / ctx.run_id / "reconcile", ledger, files, ctx.as_of,
-            cfg.reconcile.overdue_days, ctx.period, ctx.run_id, command="nightly",
-        )  # fmt: skip
+def _reconcile_results(
+    ctx: RunContext,
+    ledger: Ledger,
+    banks: dict[str, Any],
+    arrived: list[tuple[Path, bytes]],
+    result: NightlyResult,
+) -> None:
+    files = []
+    for path, data in arrived:
+        outcome = reconcile_file(path, ctx, ledger, banks, data=data)
+        files.append(outcome)
+        if outcome.status == "refused":
+            result.refused.append({"file": path.name, "reason": outcome.reason})
+            path.unlink()  # reconcile_file already quarantined the bytes with the reason
+        else:
+            _move(ctx.ws, path, data, outcome.sha256, None)
+            result.accepted.append(path.name)
+    result.steps["reconcile"] = write_reconcile_outputs(
+        ctx.ws.reports / ctx.run_id / "reconcile",
+        ledger,
+        files,
+        ctx.as_of,
+        ctx.cfg.reconcile.overdue_days,
+        ctx.period,
+        ctx.run_id,
+        command="nightly",
+    )
 
-    # 3. Retries that are due.
-    report = ws.reports / ctx.run_id
-    result.steps["retry"] = run_retry(ctx, ledger, report_dir=report / "retry").summary
 
-    # 4. Build: this night's due lists with the newest registry snapshot.
-    registry = _newest_registry(ctx, ledger, kinds["registry"], result)
-    # An inbox file leaves the inbox only after the commit that consumed it: a run killed in
-    # between finds it again, and running again on the same input creates nothing new.
+def _build_due(
+    ctx: RunContext,
+    ledger: Ledger,
+    arrived: list[tuple[Path, bytes]],
+    registry: Path | None,
+    result: NightlyResult,
+) -> None:
+    """This night's due lists with the newest registry snapshot.
+
+    An inbox file leaves the inbox only after the commit that consumed it: a run killed in
+    between finds it again, and running again on the same input creates nothing new.
+    """
     due_ok: list[tuple[Path, bytes]] = []
-    for path, data in kinds["due"]:
+    for path, data in arrived:
         try:
             read_input(path, "due", data=data)
         except InputRefused as exc:
-            _move(ws, path, data, "", str(exc))
+            _move(ctx.ws, path, data, "", str(exc))
             result.refused.append({"file": path.name, "reason": str(exc)})
             continue
         if registry is None:
-            log.warning("due_list_waiting_for_registry", file=path.name)
+            get_logger().warning("due_list_waiting_for_registry", file=path.name)
             result.waiting.append(path.name)
             continue
         due_ok.append((path, data))
     if due_ok and registry is not None:
+        report_dir = ctx.ws.reports / ctx.run_id / "build"
         result.steps["build"] = run_build(
-            ctx, ledger, [p for p, _ in due_ok], registry, report_dir=report / "build"
+            ctx, ledger, [p for p, _ in due_ok], registry, report_dir=report_dir
         ).summary
         for path, data in due_ok:
-            _move(ws, path, data, _sha(data), None)
+            _move(ctx.ws, path, data, _sha(data), None)
             result.accepted.append(path.name)
-    return result
 
 
 def _sha(data: bytes) -> str:
@@ -166,9 +203,7 @@ def _ingest_tabular(
         result.refused.append({"file": path.name, "reason": str(exc)})
         return
     report_dir = ctx.ws.reports / ctx.run_id / f"paid-{path.stem}"
-    result.steps.setdefault("paid", []).append(
-        run_paid(ctx, ledger, [path], report_dir=report_dir)
-    )
+    result.steps.setdefault("paid", []).append(run_paid(ctx, ledger, [path], report_dir=report_dir))
     _move(ctx.ws, path, data, _sha(data), None)
     result.accepted.append(path.name)
 
@@ -190,8 +225,14 @@ def _newest_registry(
         ctx.ws.archive_bytes(path.name, data, sha)
         with ledger.write() as w:
             w.add_run(ctx.run_id, "nightly", ctx.as_of_text, ctx.now_iso())
-            w.add_file(sha, path.name, "registry", ctx.run_id, ctx.now_iso(),
-                       archived_as=str(ctx.ws.archive / f"{sha[:16]}_{path.name}"))  # fmt: skip
+            w.add_file(
+                sha,
+                path.name,
+                "registry",
+                ctx.run_id,
+                ctx.now_iso(),
+                archived_as=str(ctx.ws.archive / f"{sha[:16]}_{path.name}"),
+            )
         _move(ctx.ws, path, data, sha, None)
         result.accepted.append(path.name)
         chosen = ctx.ws.archive / f"{sha[:16]}_{path.name}"
@@ -214,13 +255,18 @@ def write_nightly_outputs(ctx: RunContext, ledger: Ledger, result: NightlyResult
     overdue = overdue_rows(ledger, ctx.as_of, ctx.cfg.reconcile.overdue_days, ctx.period)
     write_exceptions(report_dir / "exceptions" / "overdue.csv", overdue)
     summary = {
-        "command": "nightly", "run_id": ctx.run_id, "as_of": ctx.as_of_text,
+        "command": "nightly",
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of_text,
         "period": ctx.period,
-        "files": {"accepted": result.accepted, "refused": result.refused,
-                  "waiting": result.waiting},
+        "files": {
+            "accepted": result.accepted,
+            "refused": result.refused,
+            "waiting": result.waiting,
+        },
         "steps": {k: (v if isinstance(v, dict) else {"runs": v}) for k, v in result.steps.items()},
         "overdue": {"count": overdue.height},
         "conservation": S.conservation(instruction_checks(instruction_frame(ledger, ctx.period))),
-    }  # fmt: skip
+    }
     S.write_summary(report_dir / "summary.json", summary)
     return report_dir

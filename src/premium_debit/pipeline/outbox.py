@@ -65,12 +65,17 @@ def restore_outbox(ledger: Ledger, ws: Workspace, cfg: Config) -> list[str]:
 def instruction_rows(instructed: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
     """Ledger rows of new instructions (``attempt`` 1 unless the frame says otherwise)."""
     return instructed.select(
-        "instruction_id", "batch_id", "seq",
-        person_id="pid", period=pl.lit(ctx.period, pl.Int64), township="township",
+        "instruction_id",
+        "batch_id",
+        "seq",
+        person_id="pid",
+        period=pl.lit(ctx.period, pl.Int64),
+        township="township",
         attempt=pl.col("attempt") if "attempt" in instructed.columns else pl.lit(1, pl.Int64),
-        account_no="account_no", name="account_name",
+        account_no="account_no",
+        name="account_name",
         amount_fen="amount_fen",
-    )  # fmt: skip
+    )
 
 
 def render_batches(
@@ -83,21 +88,35 @@ def render_batches(
         return pl.DataFrame(schema=_BATCH_SCHEMA), rendered
     policy = json.dumps(ctx.cfg.retry.model_dump(), sort_keys=True)
     details = instructed.select(
-        "batch_id", "bank_code", "seq", "instruction_id", "account_no",
-        name="account_name", amount_fen="amount_fen", person_id="pid",
-    )  # fmt: skip
+        "batch_id",
+        "bank_code",
+        "seq",
+        "instruction_id",
+        "account_no",
+        name="account_name",
+        amount_fen="amount_fen",
+        person_id="pid",
+    )
     for (batch_id, bank_code), part in details.group_by(
         ["batch_id", "bank_code"], maintain_order=True
     ):
         bank = banks[str(bank_code)]
         file_name = request_file_name(bank.code, str(batch_id))
         batch = {
-            "batch_id": str(batch_id), "bank_code": bank.code, "period": ctx.period,
-            "business_date": ctx.as_of_text, "seq": int(str(batch_id)[-2:]), "kind": kind,
-            "run_id": ctx.run_id, "count": part.height, "total_fen": int(part["amount_fen"].sum()),
-            "file_name": file_name, "encoding": bank.encoding, "layout": bank.format,
+            "batch_id": str(batch_id),
+            "bank_code": bank.code,
+            "period": ctx.period,
+            "business_date": ctx.as_of_text,
+            "seq": int(str(batch_id)[-2:]),
+            "kind": kind,
+            "run_id": ctx.run_id,
+            "count": part.height,
+            "total_fen": int(part["amount_fen"].sum()),
+            "file_name": file_name,
+            "encoding": bank.encoding,
+            "layout": bank.format,
             "policy": policy,
-        }  # fmt: skip
+        }
         data = render_batch(batch, part.select(REQUEST_DETAIL), ctx.cfg)
         batch["file_sha256"] = sha256_bytes(data)
         rendered[file_name] = data
@@ -106,8 +125,18 @@ def render_batches(
 
 
 _BATCH_SCHEMA = {
-    "batch_id": pl.String, "bank_code": pl.String, "period": pl.Int64,
-    "business_date": pl.String, "seq": pl.Int64, "kind": pl.String, "run_id": pl.String,
-    "count": pl.Int64, "total_fen": pl.Int64, "file_name": pl.String,
-    "encoding": pl.String, "layout": pl.String, "policy": pl.String, "file_sha256": pl.String,
-}  # fmt: skip
+    "batch_id": pl.String,
+    "bank_code": pl.String,
+    "period": pl.Int64,
+    "business_date": pl.String,
+    "seq": pl.Int64,
+    "kind": pl.String,
+    "run_id": pl.String,
+    "count": pl.Int64,
+    "total_fen": pl.Int64,
+    "file_name": pl.String,
+    "encoding": pl.String,
+    "layout": pl.String,
+    "policy": pl.String,
+    "file_sha256": pl.String,
+}

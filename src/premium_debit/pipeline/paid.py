@@ -31,14 +31,16 @@ def validate_paid(paid: pl.DataFrame, cfg: Config, as_of: date) -> pl.DataFrame:
         paid_date=pl.col("paid_at").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
     )
     reason = (
-        pl.when(~person_id_valid(pl.col("pid"), as_of)).then(pl.lit("INVALID_PERSON_ID"))
-        .when(pl.col("amount_fen").is_null()).then(pl.lit("INVALID_AMOUNT"))
+        pl.when(~person_id_valid(pl.col("pid"), as_of))
+        .then(pl.lit("INVALID_PERSON_ID"))
+        .when(pl.col("amount_fen").is_null())
+        .then(pl.lit("INVALID_AMOUNT"))
         .when((pl.col("period") != str(cfg.campaign.period)).fill_null(True))
         .then(pl.lit("PERIOD_MISMATCH"))
         .when(pl.col("paid_date").is_null() | (pl.col("paid_date") > as_of))
         .then(pl.lit("INVALID_PAID_DATE"))
         .otherwise(None)
-    )  # fmt: skip
+    )
     return frame.with_columns(
         reason=reason,
         channel=pl.col("channel").fill_null(""),
@@ -95,35 +97,52 @@ def run_paid(
     files = read_inputs([(p, "paid") for p in paths])
     paid = validate_paid(concat_frames(files, "paid"), ctx.cfg, ctx.as_of)
     moving, double = paid_effects(
-        ledger.residents(ctx.period), paid,
+        ledger.residents(ctx.period),
+        paid,
         ledger.instructions(period=ctx.period, status="SUCCEEDED"),
-    )  # fmt: skip
+    )
     now = ctx.now_iso()
     rows = payment_rows(paid, ctx.period, ctx.run_id)
     with ledger.write() as w:
         w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, now)
         for f in files:
-            w.add_file(f.sha256, f.name, "paid", ctx.run_id, now,
-                       archived_as=str(ctx.ws.archive_bytes(f.name, f.data, f.sha256)))  # fmt: skip
+            w.add_file(
+                f.sha256,
+                f.name,
+                "paid",
+                ctx.run_id,
+                now,
+                archived_as=str(ctx.ws.archive_bytes(f.name, f.data, f.sha256)),
+            )
         w.add_payments(rows)
         record_paid_effects(w, moving, double, ctx)
     report_dir = report_dir or ctx.ws.reports / ctx.run_id
     rejected = paid.filter(pl.col("reason").is_not_null())
-    write_exceptions(report_dir / "exceptions" / "rejected.csv", rejected.select(
-        person_id="pid", period="period", amount="amount", reason_code="reason",
-        source_file="source_file", source_line="source_line",
-    ))  # fmt: skip
+    write_exceptions(
+        report_dir / "exceptions" / "rejected.csv",
+        rejected.select(
+            person_id="pid",
+            period="period",
+            amount="amount",
+            reason_code="reason",
+            source_file="source_file",
+            source_line="source_line",
+        ),
+    )
     refunds = refund_rows(ledger, ctx.period, run_id=ctx.run_id)
     if refunds.height:
         write_exceptions(report_dir / "exceptions" / "refunds.csv", refunds, extra=("cause",))
     summary = {
-        "command": "paid", "run_id": ctx.run_id, "as_of": ctx.as_of_text, "period": ctx.period,
+        "command": "paid",
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of_text,
+        "period": ctx.period,
         "paid": S.total(paid.filter(pl.col("reason").is_null())),
         "rejected": S.figures_by(rejected, "reason"),
         "moved_to_paid_elsewhere": {"count": moving.height},
         "refunds": S.total(ledger.refunds(ctx.period).filter(pl.col("run_id") == ctx.run_id)),
         "files": {"accepted": [f.name for f in files], "refused": []},
-    }  # fmt: skip
+    }
     S.write_summary(report_dir / "summary.json", summary)
     summary["report_dir"] = str(report_dir)
     return summary
@@ -132,16 +151,38 @@ def run_paid(
 def record_paid_effects(w: Any, moving: pl.DataFrame, double: pl.DataFrame, ctx: Any) -> None:
     """Move residents to PAID_ELSEWHERE and list double payments as refunds."""
     if moving.height:
-        w.set_resident_states(moving.select(
-            "person_id", "period", state=pl.lit("PAID_ELSEWHERE"), attempts="attempts",
-            last_reason=pl.lit("PAID_ELSEWHERE"), state_since=pl.lit(ctx.as_of_text)))  # fmt: skip
-        w.add_transitions(moving.select(
-            "person_id", "period", state=pl.lit("PAID_ELSEWHERE"),
-            reason=pl.lit("PAID_ELSEWHERE"), run_id=pl.lit(ctx.run_id), file_sha256="file_sha256",
-            source_line="source_line", instruction_id=pl.lit(None, pl.String),
-            at=pl.lit(ctx.now_iso())))  # fmt: skip
+        w.set_resident_states(
+            moving.select(
+                "person_id",
+                "period",
+                state=pl.lit("PAID_ELSEWHERE"),
+                attempts="attempts",
+                last_reason=pl.lit("PAID_ELSEWHERE"),
+                state_since=pl.lit(ctx.as_of_text),
+            )
+        )
+        w.add_transitions(
+            moving.select(
+                "person_id",
+                "period",
+                state=pl.lit("PAID_ELSEWHERE"),
+                reason=pl.lit("PAID_ELSEWHERE"),
+                run_id=pl.lit(ctx.run_id),
+                file_sha256="file_sha256",
+                source_line="source_line",
+                instruction_id=pl.lit(None, pl.String),
+                at=pl.lit(ctx.now_iso()),
+            )
+        )
     if double.height:
-        w.add_refunds(double.select(
-            person_id="pid", period=pl.lit(ctx.period, pl.Int64), instruction_id="instruction_id",
-            amount_fen="amount_fen_debited", cause=pl.lit("PAID_ELSEWHERE"),
-            run_id=pl.lit(ctx.run_id), at=pl.lit(ctx.now_iso())))  # fmt: skip
+        w.add_refunds(
+            double.select(
+                person_id="pid",
+                period=pl.lit(ctx.period, pl.Int64),
+                instruction_id="instruction_id",
+                amount_fen="amount_fen_debited",
+                cause=pl.lit("PAID_ELSEWHERE"),
+                run_id=pl.lit(ctx.run_id),
+                at=pl.lit(ctx.now_iso()),
+            )
+        )

@@ -68,7 +68,7 @@ def check_result_file(
     m = RESULT_NAME.match(name)
     if m is None:
         raise InputRefused(name, "file name is not <bank_code>_<batch_id>.ret")
-    bank_code, batch_id = m.group(1), m.group(2)
+    bank_code, _batch_id = m.group(1), m.group(2)
     bank = banks.get(bank_code)
     if bank is None:
         raise InputRefused(name, f"bank {bank_code} is not configured")
@@ -84,9 +84,11 @@ def check_result_file(
         raise InputRefused(name, f"batch {header_batch} is unknown", line=1, field="batch_id")
     if batch["bank_code"] != parsed.header.get("bank_code") or batch["bank_code"] != bank_code:
         raise InputRefused(
-            name, f"batch {header_batch} belongs to bank {batch['bank_code']}", line=1,
+            name,
+            f"batch {header_batch} belongs to bank {batch['bank_code']}",
+            line=1,
             field="bank_code",
-        )  # fmt: skip
+        )
     earlier = ledger.result_file_for_batch(header_batch)
     if earlier is not None:
         raise InputRefused(
@@ -96,66 +98,118 @@ def check_result_file(
 
 
 def _resident_updates(
-    outcomes: pl.DataFrame, residents: pl.DataFrame, max_attempts: int, ctx: RunContext,
+    outcomes: pl.DataFrame,
+    residents: pl.DataFrame,
+    max_attempts: int,
+    ctx: RunContext,
     sha: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """New resident states after the batch's outcomes (SPEC §6, §7)."""
     j = outcomes.join(
         residents.select("person_id", "period", "state", "attempts"), on="person_id", how="inner"
     )
     retryable = pl.col("outcome").is_in(sorted(RETRYABLE_OUTCOMES))
     new_state = (
-        pl.when(pl.col("state") == "PAID_ELSEWHERE").then(pl.lit("PAID_ELSEWHERE"))
-        .when(pl.col("status") == "SUCCEEDED").then(pl.lit("COLLECTED"))
-        .when(pl.col("status") == "REVIEW").then(pl.lit("REVIEW"))
-        .when(retryable & (pl.col("attempts") < max_attempts)).then(pl.lit("RETRY_PENDING"))
+        pl.when(pl.col("state") == "PAID_ELSEWHERE")
+        .then(pl.lit("PAID_ELSEWHERE"))
+        .when(pl.col("status") == "SUCCEEDED")
+        .then(pl.lit("COLLECTED"))
+        .when(pl.col("status") == "REVIEW")
+        .then(pl.lit("REVIEW"))
+        .when(retryable & (pl.col("attempts") < max_attempts))
+        .then(pl.lit("RETRY_PENDING"))
         .otherwise(pl.lit("FAILED"))
-    )  # fmt: skip
+    )
     j = j.with_columns(
         new_state=new_state,
-        last_reason=pl.when(pl.col("status") == "SUCCEEDED").then(None)
+        last_reason=pl.when(pl.col("status") == "SUCCEEDED")
+        .then(None)
         .otherwise(pl.col("outcome")),
     )
     changed = j.filter(pl.col("state") == "AWAITING_RESULT")
     updates = changed.select(
-        "person_id", "period", state="new_state", attempts="attempts",
-        last_reason="last_reason", state_since=pl.lit(ctx.as_of_text),
-    )  # fmt: skip
+        "person_id",
+        "period",
+        state="new_state",
+        attempts="attempts",
+        last_reason="last_reason",
+        state_since=pl.lit(ctx.as_of_text),
+    )
     transitions = changed.select(
-        "person_id", "period", state="new_state", reason="last_reason",
-        run_id=pl.lit(ctx.run_id), file_sha256=pl.lit(sha), source_line="line",
-        instruction_id="instruction_id", at=pl.lit(ctx.now_iso()),
-    )  # fmt: skip
+        "person_id",
+        "period",
+        state="new_state",
+        reason="last_reason",
+        run_id=pl.lit(ctx.run_id),
+        file_sha256=pl.lit(sha),
+        source_line="line",
+        instruction_id="instruction_id",
+        at=pl.lit(ctx.now_iso()),
+    )
     return updates, transitions
 
 
 def _record(
-    w: LedgerWriter, ctx: RunContext, name: str, sha: str, batch: dict[str, Any],
-    outcomes: pl.DataFrame, rows: pl.DataFrame, updates: pl.DataFrame,
-    transitions: pl.DataFrame, refunds: pl.DataFrame, archived: str,
-) -> None:  # fmt: skip
+    w: LedgerWriter,
+    ctx: RunContext,
+    name: str,
+    sha: str,
+    batch: dict[str, Any],
+    outcomes: pl.DataFrame,
+    rows: pl.DataFrame,
+    updates: pl.DataFrame,
+    transitions: pl.DataFrame,
+    refunds: pl.DataFrame,
+    archived: str,
+) -> None:
     w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, ctx.now_iso())
-    w.add_file(sha, name, "result", ctx.run_id, ctx.now_iso(), batch_id=batch["batch_id"],
-               archived_as=archived)  # fmt: skip
-    w.add_results(rows.select(
-        file_sha256=pl.lit(sha), line="line", batch_id=pl.lit(batch["batch_id"]),
-        instruction_id="instruction_id", account_no="account_no", amount_fen="amount_fen",
-        debited_fen="debited_fen", code="code", message="message", bank_ref="bank_ref",
-        **{"class": pl.col("class")},
-    ))  # fmt: skip
-    w.settle_instructions(outcomes.select(
-        "instruction_id", "status", "outcome", "debited_fen",
-        result_sha256=pl.lit(sha), result_line="line",
-    ))  # fmt: skip
+    w.add_file(
+        sha,
+        name,
+        "result",
+        ctx.run_id,
+        ctx.now_iso(),
+        batch_id=batch["batch_id"],
+        archived_as=archived,
+    )
+    w.add_results(
+        rows.select(
+            file_sha256=pl.lit(sha),
+            line="line",
+            batch_id=pl.lit(batch["batch_id"]),
+            instruction_id="instruction_id",
+            account_no="account_no",
+            amount_fen="amount_fen",
+            debited_fen="debited_fen",
+            code="code",
+            message="message",
+            bank_ref="bank_ref",
+            **{"class": pl.col("class")},
+        )
+    )
+    w.settle_instructions(
+        outcomes.select(
+            "instruction_id",
+            "status",
+            "outcome",
+            "debited_fen",
+            result_sha256=pl.lit(sha),
+            result_line="line",
+        )
+    )
     w.set_resident_states(updates)
     w.add_transitions(transitions)
     w.add_refunds(refunds)
 
 
 def reconcile_file(
-    path: Path, ctx: RunContext, ledger: Ledger, banks: dict[str, BankProfile],
-    *, data: bytes | None = None,
-) -> FileOutcome:  # fmt: skip
+    path: Path,
+    ctx: RunContext,
+    ledger: Ledger,
+    banks: dict[str, BankProfile],
+    *,
+    data: bytes | None = None,
+) -> FileOutcome:
     """Accept, refuse or skip one result file; an accepted file commits in one transaction."""
     log = get_logger()
     name = path.name
@@ -185,18 +239,42 @@ def reconcile_file(
     updates, transitions = _resident_updates(outcomes, residents, _policy(batch, ctx), ctx, sha)
     refunds = _refunds(outcomes, residents, instructions, ctx)
     with ledger.write() as w:
-        _record(w, ctx, name, sha, batch, outcomes, classed, updates, transitions, refunds,
-                str(archived))  # fmt: skip
-    log.info("result_accepted", file=name, batch_id=batch["batch_id"], rows=rows.height,
-             succeeded=int((outcomes["status"] == "SUCCEEDED").sum()),
-             failed=int((outcomes["status"] == "FAILED").sum()),
-             review=int((outcomes["status"] == "REVIEW").sum()))  # fmt: skip
+        _record(
+            w,
+            ctx,
+            name,
+            sha,
+            batch,
+            outcomes,
+            classed,
+            updates,
+            transitions,
+            refunds,
+            str(archived),
+        )
+    log.info(
+        "result_accepted",
+        file=name,
+        batch_id=batch["batch_id"],
+        rows=rows.height,
+        succeeded=int((outcomes["status"] == "SUCCEEDED").sum()),
+        failed=int((outcomes["status"] == "FAILED").sum()),
+        review=int((outcomes["status"] == "REVIEW").sum()),
+    )
     return FileOutcome(
-        name, "accepted", "", sha, batch["batch_id"], bank.code,
-        outcomes.join(instructions.select("instruction_id", "township", "amount_fen", "attempt"),
-                      on="instruction_id", how="left"),
+        name,
+        "accepted",
+        "",
+        sha,
+        batch["batch_id"],
+        bank.code,
+        outcomes.join(
+            instructions.select("instruction_id", "township", "amount_fen", "attempt"),
+            on="instruction_id",
+            how="left",
+        ),
         classed,
-    )  # fmt: skip
+    )
 
 
 def _refunds(
@@ -208,15 +286,21 @@ def _refunds(
     )
     paid = j.filter((pl.col("status") == "SUCCEEDED") & (pl.col("state") == "PAID_ELSEWHERE"))
     second = j.filter(pl.col("outcome") == "SECOND_SUCCESS")
-    both = pl.concat([
-        paid.with_columns(cause=pl.lit("PAID_ELSEWHERE")),
-        second.with_columns(cause=pl.lit("SECOND_SUCCESS")),
-    ])  # fmt: skip
+    both = pl.concat(
+        [
+            paid.with_columns(cause=pl.lit("PAID_ELSEWHERE")),
+            second.with_columns(cause=pl.lit("SECOND_SUCCESS")),
+        ]
+    )
     return both.select(
-        "person_id", "period", "instruction_id",
+        "person_id",
+        "period",
+        "instruction_id",
         amount_fen=pl.col("debited_fen").fill_null(pl.col("amount_fen")),
-        cause="cause", run_id=pl.lit(ctx.run_id), at=pl.lit(ctx.now_iso()),
-    )  # fmt: skip
+        cause="cause",
+        run_id=pl.lit(ctx.run_id),
+        at=pl.lit(ctx.now_iso()),
+    )
 
 
 def run_reconcile(ctx: RunContext, ledger: Ledger, paths: Sequence[Path]) -> ReconcileResult:
@@ -226,9 +310,11 @@ def run_reconcile(ctx: RunContext, ledger: Ledger, paths: Sequence[Path]) -> Rec
     for path in paths:
         result.files.append(reconcile_file(path, ctx, ledger, banks))
     get_logger().info(
-        "step_finished", step="reconcile", seconds=round(time.perf_counter() - t0, 3),
+        "step_finished",
+        step="reconcile",
+        seconds=round(time.perf_counter() - t0, 3),
         accepted=sum(f.status == "accepted" for f in result.files),
         refused=len(result.refused),
         replayed=sum(f.status == "replayed" for f in result.files),
-    )  # fmt: skip
+    )
     return result

@@ -23,12 +23,18 @@ def refund_rows(ledger: Ledger, period: int, *, run_id: str | None = None) -> pl
         .join(instr, on="instruction_id", how="left")
         .join(batches, on="batch_id", how="left")
         .select(
-            "township", "village", "person_id", "name", "period",
+            "township",
+            "village",
+            "person_id",
+            "name",
+            "period",
             amount=yuan_expr(pl.col("amount_fen")),
             reason_code=pl.lit("DOUBLE_PAYMENT"),
             cause="cause",
-            batch_id="batch_id", instruction_id="instruction_id", bank_code="bank_code",
+            batch_id="batch_id",
+            instruction_id="instruction_id",
+            bank_code="bank_code",
             account_no_masked=mask_account(pl.col("account_no")),
-        )  # fmt: skip
+        )
         .sort("person_id", "instruction_id")
     )

@@ -61,33 +61,72 @@ def run_resolve(
     with ledger.write() as w:
         w.add_run(ctx.run_id, "resolve", ctx.as_of_text, now)
         w.add_resolution(instruction_id, decision, operator, note, ctx.run_id, now)
-        w.settle_instructions(pl.DataFrame({
-            "instruction_id": [instruction_id], "status": [status],
-            "outcome": [inst["outcome"]],  # the review class stays: it says why it was reviewed
-            "debited_fen": [inst["amount_fen"] if decision == "succeeded" else 0],
-            "result_sha256": [inst["result_sha256"]], "result_line": [inst["result_line"]],
-        }))  # fmt: skip
+        w.settle_instructions(
+            pl.DataFrame(
+                {
+                    "instruction_id": [instruction_id],
+                    "status": [status],
+                    "outcome": [
+                        inst["outcome"]
+                    ],  # the review class stays: it says why it was reviewed
+                    "debited_fen": [inst["amount_fen"] if decision == "succeeded" else 0],
+                    "result_sha256": [inst["result_sha256"]],
+                    "result_line": [inst["result_line"]],
+                }
+            )
+        )
         if residents.height and not paid:
-            w.set_resident_states(residents.select(
-                "person_id", "period", state=pl.lit(new_state), attempts="attempts",
-                last_reason=pl.lit(None if decision == "succeeded" else inst["outcome"],
-                                   pl.String),
-                state_since=pl.lit(ctx.as_of_text),
-            ))  # fmt: skip
-            w.add_transitions(pl.DataFrame({
-                "person_id": [person], "period": [period], "state": [new_state],
-                "reason": [None if decision == "succeeded" else inst["outcome"]],
-                "run_id": [ctx.run_id],
-                "file_sha256": [None], "source_line": [None],
-                "instruction_id": [instruction_id], "at": [now],
-            }, schema_overrides={"file_sha256": pl.String, "source_line": pl.Int64,
-                "reason": pl.String}))  # fmt: skip
+            w.set_resident_states(
+                residents.select(
+                    "person_id",
+                    "period",
+                    state=pl.lit(new_state),
+                    attempts="attempts",
+                    last_reason=pl.lit(
+                        None if decision == "succeeded" else inst["outcome"], pl.String
+                    ),
+                    state_since=pl.lit(ctx.as_of_text),
+                )
+            )
+            w.add_transitions(
+                pl.DataFrame(
+                    {
+                        "person_id": [person],
+                        "period": [period],
+                        "state": [new_state],
+                        "reason": [None if decision == "succeeded" else inst["outcome"]],
+                        "run_id": [ctx.run_id],
+                        "file_sha256": [None],
+                        "source_line": [None],
+                        "instruction_id": [instruction_id],
+                        "at": [now],
+                    },
+                    schema_overrides={
+                        "file_sha256": pl.String,
+                        "source_line": pl.Int64,
+                        "reason": pl.String,
+                    },
+                )
+            )
         if refund:
-            w.add_refunds(pl.DataFrame({
-                "person_id": [person], "period": [period], "instruction_id": [instruction_id],
-                "amount_fen": [inst["amount_fen"]], "cause": ["PAID_ELSEWHERE"],
-                "run_id": [ctx.run_id], "at": [now],
-            }))  # fmt: skip
-    get_logger().info("review_resolved", instruction_id=instruction_id, decision=decision,
-                      operator=operator, resident_state=new_state)  # fmt: skip
+            w.add_refunds(
+                pl.DataFrame(
+                    {
+                        "person_id": [person],
+                        "period": [period],
+                        "instruction_id": [instruction_id],
+                        "amount_fen": [inst["amount_fen"]],
+                        "cause": ["PAID_ELSEWHERE"],
+                        "run_id": [ctx.run_id],
+                        "at": [now],
+                    }
+                )
+            )
+    get_logger().info(
+        "review_resolved",
+        instruction_id=instruction_id,
+        decision=decision,
+        operator=operator,
+        resident_state=new_state,
+    )
     return Resolution(instruction_id, decision, person, str(new_state), refund)

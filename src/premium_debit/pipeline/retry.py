@@ -50,23 +50,37 @@ def retry_candidates(ledger: Ledger, ctx: RunContext) -> pl.DataFrame:
         .sort("attempt")
         .group_by("person_id")
         .last()
-        .select("person_id", "bank_code", "account_no", account_name="name",
-                amount_fen="amount_fen", last_instruction="instruction_id")  # fmt: skip
+        .select(
+            "person_id",
+            "bank_code",
+            "account_no",
+            account_name="name",
+            amount_fen="amount_fen",
+            last_instruction="instruction_id",
+        )
     )
     paid = ledger.paid_persons(ctx.period).with_columns(paid=pl.lit(True))
-    earliest = (pl.col("state_since").str.to_date() + timedelta(days=policy.min_days_between))
+    earliest = pl.col("state_since").str.to_date() + timedelta(days=policy.min_days_between)
     held = (
-        pl.when(pl.col("paid").fill_null(False)).then(pl.lit(HELD_PAID))
-        .when(pl.col("attempts") >= policy.max_attempts).then(pl.lit(HELD_ATTEMPTS))
-        .when(pl.lit(ctx.as_of > ctx.cfg.campaign.deadline)).then(pl.lit(HELD_DEADLINE))
-        .when(earliest > pl.lit(ctx.as_of)).then(pl.lit(HELD_WAITING))
+        pl.when(pl.col("paid").fill_null(False))
+        .then(pl.lit(HELD_PAID))
+        .when(pl.col("attempts") >= policy.max_attempts)
+        .then(pl.lit(HELD_ATTEMPTS))
+        .when(pl.lit(ctx.as_of > ctx.cfg.campaign.deadline))
+        .then(pl.lit(HELD_DEADLINE))
+        .when(earliest > pl.lit(ctx.as_of))
+        .then(pl.lit(HELD_WAITING))
         .otherwise(None)
-    )  # fmt: skip
+    )
     return (
         residents.join(last, on="person_id", how="left")
         .join(paid, on="person_id", how="left")
-        .with_columns(held=held, eligible_from=earliest.cast(pl.String), pid="person_id",
-                      attempt=pl.col("attempts") + 1)  # fmt: skip
+        .with_columns(
+            held=held,
+            eligible_from=earliest.cast(pl.String),
+            pid="person_id",
+            attempt=pl.col("attempts") + 1,
+        )
         .sort("person_id")
     )
 
@@ -80,22 +94,32 @@ def run_retry(
     candidates = retry_candidates(ledger, ctx)
     due = candidates.filter(pl.col("held").is_null() & pl.col("bank_code").is_in(sorted(banks)))
     instructed = assign_batches(
-        due, period=ctx.period, as_of=ctx.as_of, townships=ctx.cfg.township_names, banks=banks,
+        due,
+        period=ctx.period,
+        as_of=ctx.as_of,
+        townships=ctx.cfg.township_names,
+        banks=banks,
         next_seq=lambda code: ledger.next_batch_seq(code, ctx.as_of_text),
-    )  # fmt: skip
+    )
     batch_rows, rendered = render_batches(instructed, ctx, banks, kind="retry")
     held = candidates.filter(pl.col("held").is_not_null())
     summary: dict[str, Any] = {
-        "command": "retry", "run_id": ctx.run_id, "as_of": ctx.as_of_text, "period": ctx.period,
+        "command": "retry",
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of_text,
+        "period": ctx.period,
         "policy": ctx.cfg.retry.model_dump(),
         "retried": S.total(instructed),
         "held": S.figures_by(held, "held"),
         "banks": {
-            code: {"instructed": S.total(instructed.filter(pl.col("bank_code") == code)),
-                   "batches": batch_rows.filter(pl.col("bank_code") == code)["batch_id"].to_list()}
-            for code in banks if instructed.filter(pl.col("bank_code") == code).height
+            code: {
+                "instructed": S.total(instructed.filter(pl.col("bank_code") == code)),
+                "batches": batch_rows.filter(pl.col("bank_code") == code)["batch_id"].to_list(),
+            }
+            for code in banks
+            if instructed.filter(pl.col("bank_code") == code).height
         },
-    }  # fmt: skip
+    }
     if dry_run:
         summary["dry_run"] = True
         return RetryResult(candidates, batch_rows, summary)
@@ -103,24 +127,45 @@ def run_retry(
         now = ctx.now_iso()
         with ctx.ws.staging() as stage:
             for row in batch_rows.iter_rows(named=True):  # one per batch
-                stage.add(ctx.ws.outbox_file(row["bank_code"], row["file_name"]),
-                          rendered[row["file_name"]])  # fmt: skip
-            stage.add((report_dir or ctx.ws.reports / ctx.run_id) / "summary.json",
-                      S.render(summary))  # fmt: skip
+                stage.add(
+                    ctx.ws.outbox_file(row["bank_code"], row["file_name"]),
+                    rendered[row["file_name"]],
+                )
+            stage.add(
+                (report_dir or ctx.ws.reports / ctx.run_id) / "summary.json", S.render(summary)
+            )
             with ledger.write() as w:
                 w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, now)
                 w.add_batches(batch_rows)
                 w.add_instructions(instruction_rows(instructed, ctx))
-                w.set_resident_states(instructed.select(
-                    "person_id", "period", state=pl.lit("AWAITING_RESULT"), attempts="attempt",
-                    last_reason=pl.lit(None, pl.String), state_since=pl.lit(ctx.as_of_text),
-                ))  # fmt: skip
-                w.add_transitions(instructed.select(
-                    "person_id", "period", state=pl.lit("AWAITING_RESULT"),
-                    reason=pl.lit(None, pl.String), run_id=pl.lit(ctx.run_id),
-                    file_sha256=pl.lit(None, pl.String), source_line=pl.lit(None, pl.Int64),
-                    instruction_id="instruction_id", at=pl.lit(now),
-                ))  # fmt: skip
-    log.info("step_finished", step="retry", seconds=round(time.perf_counter() - t0, 3),
-             retried=instructed.height, held=held.height)  # fmt: skip
+                w.set_resident_states(
+                    instructed.select(
+                        "person_id",
+                        "period",
+                        state=pl.lit("AWAITING_RESULT"),
+                        attempts="attempt",
+                        last_reason=pl.lit(None, pl.String),
+                        state_since=pl.lit(ctx.as_of_text),
+                    )
+                )
+                w.add_transitions(
+                    instructed.select(
+                        "person_id",
+                        "period",
+                        state=pl.lit("AWAITING_RESULT"),
+                        reason=pl.lit(None, pl.String),
+                        run_id=pl.lit(ctx.run_id),
+                        file_sha256=pl.lit(None, pl.String),
+                        source_line=pl.lit(None, pl.Int64),
+                        instruction_id="instruction_id",
+                        at=pl.lit(now),
+                    )
+                )
+    log.info(
+        "step_finished",
+        step="retry",
+        seconds=round(time.perf_counter() - t0, 3),
+        retried=instructed.height,
+        held=held.height,
+    )
     return RetryResult(candidates, batch_rows, summary)

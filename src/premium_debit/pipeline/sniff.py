@@ -12,7 +12,7 @@ RESULT = "result"
 
 
 def sniff_kind(path: Path, data: bytes, banks: dict[str, BankProfile]) -> str | None:
-    """"due", "registry", "paid", "result" or None when the content is none of them."""
+    """ "due", "registry", "paid", "result" or None when the content is none of them."""
     first = data.split(b"\n", 1)[0].rstrip(b"\r")
     if first.startswith(b"H"):
         for bank in banks.values():

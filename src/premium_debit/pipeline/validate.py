@@ -34,8 +34,10 @@ def due_rules(cfg: Config, as_of: date) -> tuple[tuple[str, str, pl.Expr], ...]:
         (
             "INVALID_AMOUNT",
             "amount_due",
-            (pl.col("parsed_fen").is_null() | (pl.col("parsed_fen") > cfg.campaign.max_amount_fen))
-            .fill_null(True),
+            (
+                pl.col("parsed_fen").is_null()
+                | (pl.col("parsed_fen") > cfg.campaign.max_amount_fen)
+            ).fill_null(True),
         ),
         (
             "UNKNOWN_TOWNSHIP",
@@ -51,6 +53,14 @@ def due_rules(cfg: Config, as_of: date) -> tuple[tuple[str, str, pl.Expr], ...]:
     )
 
 
+def first_that_holds(cases: list[tuple[str, pl.Expr]]) -> pl.Expr:
+    """The label of the first predicate that holds, null when none does."""
+    out: pl.Expr = pl.lit(None, dtype=pl.String)
+    for label, predicate in reversed(cases):
+        out = pl.when(predicate).then(pl.lit(label)).otherwise(out)
+    return out
+
+
 def validate_due(due: pl.DataFrame, cfg: Config, as_of: date) -> pl.DataFrame:
     """Rows 1–8 of SPEC §3. Adds ``pid``, ``name_norm``, ``amount_fen`` (0 when the amount is
     invalid, as every figure must count it), ``reason`` and ``reason_field``."""
@@ -63,19 +73,14 @@ def validate_due(due: pl.DataFrame, cfg: Config, as_of: date) -> pl.DataFrame:
     # Row 7: every copy of a person_id that appears more than once among records passing 1–6,
     # across all the due lists of this command.
     duplicate = passed_1_6 & (passed_1_6.cast(pl.Int32).sum().over("pid") > 1)
-    reason: pl.Expr = pl.lit(None, dtype=pl.String)
-    field: pl.Expr = pl.lit(None, dtype=pl.String)
-    chain_r = pl.when(fail_cols[0]).then(pl.lit(rules[0][0]))
-    chain_f = pl.when(fail_cols[0]).then(pl.lit(rules[0][1]))
-    for (code, fld, _), col in zip(rules[1:], fail_cols[1:], strict=True):
-        chain_r = chain_r.when(col).then(pl.lit(code))
-        chain_f = chain_f.when(col).then(pl.lit(fld))
-    chain_r = chain_r.when(duplicate).then(pl.lit("DUPLICATE_DUE"))
-    chain_f = chain_f.when(duplicate).then(pl.lit("person_id"))
-    chain_r = chain_r.when(pl.col("parsed_fen") == 0).then(pl.lit("ZERO_DUE"))
-    chain_f = chain_f.when(pl.col("parsed_fen") == 0).then(pl.lit("amount_due"))
-    reason = chain_r.otherwise(None)
-    field = chain_f.otherwise(None)
+    # (code, field, predicate) in precedence order: the first that holds decides.
+    checks = [
+        *((code, fld, col) for (code, fld, _), col in zip(rules, fail_cols, strict=True)),
+        ("DUPLICATE_DUE", "person_id", duplicate),
+        ("ZERO_DUE", "amount_due", pl.col("parsed_fen") == 0),
+    ]
+    reason = first_that_holds([(c, p) for c, _, p in checks])
+    field = first_that_holds([(f, p) for _, f, p in checks])
     amount_ok = ~pl.col("_fail_INVALID_AMOUNT")
     return frame.with_columns(
         reason=reason,

@@ -25,7 +25,9 @@ def instruction_checks(frame: pl.DataFrame) -> list[dict[str, Any]]:
     scopes: list[tuple[str, pl.DataFrame]] = [("total", frame)]
     for key in ("bank_code", "township"):
         for value in sorted(frame[key].unique().to_list()):
-            scopes.append((f"{key.removesuffix('_code')}:{value}", frame.filter(pl.col(key) == value)))
+            scopes.append(
+                (f"{key.removesuffix('_code')}:{value}", frame.filter(pl.col(key) == value))
+            )
     for scope, part in scopes:
         parts = [S.total(part.filter(pl.col("status") == s)) for s in STATUSES]
         checks.append(S.check(name, S.total(part), S.add(parts), scope))

@@ -25,8 +25,10 @@ def print_build(summary: dict[str, Any], report_dir: Path | None, outbox: Path) 
         for code, fig in summary["reasons"].items():
             print(f"    {code:<24}{_fig(fig)}  {REASONS[code].zh}")
     for code, bank in summary["banks"].items():
-        print(f"  bank {code}: {bank['instructed']['count']:,} instructions in "
-              f"{len(bank['batches'])} batch(es)")  # fmt: skip
+        print(
+            f"  bank {code}: {bank['instructed']['count']:,} instructions in "
+            f"{len(bank['batches'])} batch(es)"
+        )
     holds = summary["conservation"]["holds"]
     print(f"  conservation: {'holds' if holds else 'BROKEN — do not send these files'}")
     if report_dir is not None:
@@ -36,9 +38,11 @@ def print_build(summary: dict[str, Any], report_dir: Path | None, outbox: Path) 
 
 def print_reconcile(summary: dict[str, Any], report_dir: Path) -> None:
     files = summary["files"]
-    print(f"reconcile {summary['run_id']} as of {summary['as_of']}: "
-          f"{len(files['accepted'])} accepted, {len(files['refused'])} refused, "
-          f"{len(files['replayed'])} replayed")  # fmt: skip
+    print(
+        f"reconcile {summary['run_id']} as of {summary['as_of']}: "
+        f"{len(files['accepted'])} accepted, {len(files['refused'])} refused, "
+        f"{len(files['replayed'])} replayed"
+    )
     if summary["outcomes"]:
         print(f"  {'outcome':<24}{'records':>9}  {'yuan':>16}")
         for code, fig in summary["outcomes"].items():
@@ -48,8 +52,10 @@ def print_reconcile(summary: dict[str, Any], report_dir: Path) -> None:
     inst = summary["instructions"]
     print("  all instructions: " + ", ".join(f"{k} {v['count']:,}" for k, v in inst.items()))
     if summary["refunds"]["count"]:
-        print(f"  refund candidates: {summary['refunds']['count']:,} "
-              f"({yuan_text(summary['refunds']['amount_fen'])} yuan)")  # fmt: skip
+        print(
+            f"  refund candidates: {summary['refunds']['count']:,} "
+            f"({yuan_text(summary['refunds']['amount_fen'])} yuan)"
+        )
     if summary["overdue"]["count"]:
         print(f"  overdue results: {summary['overdue']['count']:,} (see overdue.csv)")
     holds = summary["conservation"]["holds"]
@@ -59,9 +65,11 @@ def print_reconcile(summary: dict[str, Any], report_dir: Path) -> None:
 
 def print_retry(summary: dict[str, Any], candidates: Any, *, list_all: bool) -> None:
     dry = " (dry run: nothing written)" if summary.get("dry_run") else ""
-    print(f"retry {summary['run_id']} as of {summary['as_of']}{dry}: "
-          f"{summary['retried']['count']:,} residents re-instructed "
-          f"({yuan_text(summary['retried']['amount_fen'])} yuan)")  # fmt: skip
+    print(
+        f"retry {summary['run_id']} as of {summary['as_of']}{dry}: "
+        f"{summary['retried']['count']:,} residents re-instructed "
+        f"({yuan_text(summary['retried']['amount_fen'])} yuan)"
+    )
     for why, fig in summary["held"].items():
         print(f"  held {why:<16}{fig['count']:>9,}")
     for code, bank in summary["banks"].items():

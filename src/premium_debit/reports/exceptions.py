@@ -11,10 +11,23 @@ from premium_debit.model.reasons import REASONS
 from premium_debit.workspace import write_atomic
 
 COLUMNS = (
-    "township", "village", "person_id", "name", "period", "amount", "reason_code", "reason_zh",
-    "action_zh", "actor", "batch_id", "instruction_id", "bank_code", "account_no_masked",
-    "source_file", "source_line",
-)  # fmt: skip
+    "township",
+    "village",
+    "person_id",
+    "name",
+    "period",
+    "amount",
+    "reason_code",
+    "reason_zh",
+    "action_zh",
+    "actor",
+    "batch_id",
+    "instruction_id",
+    "bank_code",
+    "account_no_masked",
+    "source_file",
+    "source_line",
+)
 
 # Text starting with one of these runs as a formula in a spreadsheet (CSV injection).
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -54,10 +67,7 @@ def to_csv_bytes(frame: pl.DataFrame, extra: tuple[str, ...] = ()) -> bytes:
             reason_columns(pl.col("reason_code"))
         )
     ordered = full.select([*COLUMNS, *extra]).with_columns(
-        [
-            neutralise(pl.col(c).cast(pl.String))
-            for c in (*COLUMNS, *extra)
-        ]
+        [neutralise(pl.col(c).cast(pl.String)) for c in (*COLUMNS, *extra)]
     )
     body = ordered.write_csv(line_terminator="\r\n")
     return b"\xef\xbb\xbf" + body.encode("utf-8")

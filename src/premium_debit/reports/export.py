@@ -12,9 +12,15 @@ from premium_debit.reports.exceptions import neutralise
 from premium_debit.workspace import write_atomic
 
 EXPORT_COLUMNS = (
-    "person_id", "period", "township", "state", "amount_due", "amount_collected", "attempts",
+    "person_id",
+    "period",
+    "township",
+    "state",
+    "amount_due",
+    "amount_collected",
+    "attempts",
     "last_reason",
-)  # fmt: skip
+)
 
 
 def export_frame(ledger: Ledger, period: int | None = None) -> pl.DataFrame:
@@ -27,14 +33,15 @@ def export_frame(ledger: Ledger, period: int | None = None) -> pl.DataFrame:
     return (
         residents.join(collected, on=["person_id", "period"], how="left")
         .select(
-            "person_id", "period",
+            "person_id",
+            "period",
             township=neutralise(pl.col("township")),
             state="state",
             amount_due=yuan_expr(pl.col("amount_due_fen")),
             amount_collected=yuan_expr(pl.col("collected_fen").fill_null(0)),
             attempts="attempts",
             last_reason="last_reason",
-        )  # fmt: skip
+        )
         .sort("person_id", "period")
     )
 

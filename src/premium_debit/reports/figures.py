@@ -54,8 +54,11 @@ FIGURES: tuple[str, ...] = ("due", "instructed", "collected", *(f for f, _ in ST
 # Bank outcomes that say the registry's account data is wrong, not the resident's balance: many
 # of them in one township point at a stale or badly keyed card registry (SPEC §2.2).
 ADMIN_OUTCOMES: tuple[str, ...] = (
-    "ACCOUNT_NOT_ACTIVATED", "ACCOUNT_CLOSED", "ACCOUNT_NOT_FOUND", "NAME_MISMATCH",
-)  # fmt: skip
+    "ACCOUNT_NOT_ACTIVATED",
+    "ACCOUNT_CLOSED",
+    "ACCOUNT_NOT_FOUND",
+    "NAME_MISMATCH",
+)
 
 # A FAILED or REJECTED resident whose reason was never recorded (e.g. a state carried over from
 # an older system) is still counted, under this key.
@@ -67,11 +70,18 @@ NO_REASON_ZH = "未记录原因"
 _FAILURE_ORDER: tuple[str, ...] = tuple(dict.fromkeys((*OUTCOME_CODES, *REVIEW_CODES, *REASONS)))
 _REJECTION_ORDER: tuple[str, ...] = tuple(dict.fromkeys((*PRE_DEBIT_CODES, *REASONS)))
 
-_RESIDENTS_SCHEMA = pl.Schema({
-    "person_id": pl.String, "township": pl.String, "village": pl.String, "name": pl.String,
-    "amount_due_fen": pl.Int64, "state": pl.String, "attempts": pl.Int64,
-    "last_reason": pl.String,
-})  # fmt: skip
+_RESIDENTS_SCHEMA = pl.Schema(
+    {
+        "person_id": pl.String,
+        "township": pl.String,
+        "village": pl.String,
+        "name": pl.String,
+        "amount_due_fen": pl.Int64,
+        "state": pl.String,
+        "attempts": pl.Int64,
+        "last_reason": pl.String,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -128,8 +138,9 @@ def _order_frame(names: Sequence[str], column: str = "name") -> pl.DataFrame:
 def _reason_rank(col: pl.Expr, order: Sequence[str] = _FAILURE_ORDER) -> pl.Expr:
     """Registry position of a reason code in ``order``; unknown codes after all known ones."""
     codes = list(order)
-    return col.replace_strict(codes, list(range(len(codes))), default=len(codes),
-                              return_dtype=pl.Int64)  # fmt: skip
+    return col.replace_strict(
+        codes, list(range(len(codes))), default=len(codes), return_dtype=pl.Int64
+    )
 
 
 def _texts(first: Sequence[Reason]) -> dict[str, Reason]:
@@ -149,15 +160,18 @@ def reason_zh(col: pl.Expr, texts: Mapping[str, Reason] = FAILURE_TEXTS) -> pl.E
     """Chinese description of a reason code, from the registry."""
     codes = list(texts)
     return col.replace_strict(
-        [*codes, NO_REASON], [*(texts[c].zh for c in codes), NO_REASON_ZH], default=col,
+        [*codes, NO_REASON],
+        [*(texts[c].zh for c in codes), NO_REASON_ZH],
+        default=col,
         return_dtype=pl.String,
     )
 
 
 def _action_zh(col: pl.Expr, texts: Mapping[str, Reason]) -> pl.Expr:
     codes = list(texts)
-    return col.replace_strict(codes, [texts[c].action_zh for c in codes], default=None,
-                              return_dtype=pl.String)  # fmt: skip
+    return col.replace_strict(
+        codes, [texts[c].action_zh for c in codes], default=None, return_dtype=pl.String
+    )
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -207,9 +221,7 @@ def _figure_aggs() -> list[pl.Expr]:
     return aggs
 
 
-FIGURE_COLUMNS: tuple[str, ...] = tuple(
-    c for f in FIGURES for c in (f"{f}_count", f"{f}_fen")
-)
+FIGURE_COLUMNS: tuple[str, ...] = tuple(c for f in FIGURES for c in (f"{f}_count", f"{f}_fen"))
 
 
 def _scope_table(people: pl.DataFrame, key: str, names: Sequence[str]) -> pl.DataFrame:
@@ -237,9 +249,9 @@ def _totals(people: pl.DataFrame) -> pl.DataFrame:
 def _reasons(people: pl.DataFrame) -> pl.DataFrame:
     """FAILED and REJECTED residents by last_reason, per township, per bank and in total."""
     kinds = people.filter(pl.col("state").is_in(["FAILED", "REJECTED"])).with_columns(
-        kind=pl.when(pl.col("state") == "FAILED").then(pl.lit("failed")).otherwise(
-            pl.lit("rejected")
-        )
+        kind=pl.when(pl.col("state") == "FAILED")
+        .then(pl.lit("failed"))
+        .otherwise(pl.lit("rejected"))
     )
     parts = []
     for scope, key in (("township", "township"), ("bank", "bank_code"), ("total", None)):
@@ -250,8 +262,16 @@ def _reasons(people: pl.DataFrame) -> pl.DataFrame:
             .agg(count=pl.len().cast(pl.Int64), amount_fen=pl.col("amount_due_fen").sum())
             .with_columns(scope=pl.lit(scope))
         )
-    schema = pl.Schema({"scope": pl.String, "name": pl.String, "kind": pl.String,
-                        "reason_code": pl.String, "count": pl.Int64, "amount_fen": pl.Int64})
+    schema = pl.Schema(
+        {
+            "scope": pl.String,
+            "name": pl.String,
+            "kind": pl.String,
+            "reason_code": pl.String,
+            "count": pl.Int64,
+            "amount_fen": pl.Int64,
+        }
+    )
     out = pl.concat([p.select(list(schema)).cast(schema) for p in parts], how="vertical")
     rank = (
         pl.when(pl.col("kind") == "failed")
@@ -282,9 +302,11 @@ def retry_recovery(instr: pl.DataFrame) -> pl.DataFrame:
     """Per failure reason and attempt: instructions that failed so, and how many of those
     residents succeeded at a later attempt (with the fen then collected)."""
     failed = instr.filter(pl.col("status") == "FAILED").select(
-        "person_id", "attempt", "amount_fen",
+        "person_id",
+        "attempt",
+        "amount_fen",
         reason_code=pl.col("outcome").fill_null(NO_REASON),
-    )  # fmt: skip
+    )
     later = instr.filter(pl.col("status") == "SUCCEEDED").select(
         "person_id", success_attempt="attempt", success_fen="amount_fen"
     )
@@ -314,11 +336,13 @@ def data_quality(instr: pl.DataFrame, townships: Sequence[str], threshold: float
         pl.len().cast(pl.Int64).alias("instructions"),
         admin.sum().cast(pl.Int64).alias("admin_failures"),
         *[
-            ((pl.col("status") == "FAILED") & (pl.col("outcome") == o)).sum().cast(pl.Int64)
+            ((pl.col("status") == "FAILED") & (pl.col("outcome") == o))
+            .sum()
+            .cast(pl.Int64)
             .alias(o)
             for o in ADMIN_OUTCOMES
         ],
-    )  # fmt: skip
+    )
     counts = ("instructions", "admin_failures", *ADMIN_OUTCOMES)
     share = _ratio(pl.col("admin_failures"), pl.col("instructions"))
     return (
@@ -335,18 +359,31 @@ def data_quality(instr: pl.DataFrame, townships: Sequence[str], threshold: float
 
 
 LIST_COLUMNS: tuple[str, ...] = (
-    "township", "village", "person_id", "name", "amount_fen", "reason_code", "reason_zh",
-    "action_zh", "attempts", "bank_code", "batch_id", "instruction_id", "account_no_masked",
-)  # fmt: skip
+    "township",
+    "village",
+    "person_id",
+    "name",
+    "amount_fen",
+    "reason_code",
+    "reason_zh",
+    "action_zh",
+    "attempts",
+    "bank_code",
+    "batch_id",
+    "instruction_id",
+    "account_no_masked",
+)
 
 
 _INSTRUCTION_COLUMNS = ("bank_code", "batch_id", "instruction_id", "account_no_masked")
 
 
 def _list_frame(
-    frame: pl.DataFrame, extra: Sequence[str] = (), drop: Sequence[str] = (),
+    frame: pl.DataFrame,
+    extra: Sequence[str] = (),
+    drop: Sequence[str] = (),
     texts: Mapping[str, Reason] = FAILURE_TEXTS,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     """Standard list columns but ``drop`` (missing ones null), then ``extra``; reason texts
     from the registry."""
     columns = [c for c in LIST_COLUMNS if c not in drop]
@@ -375,22 +412,37 @@ def exception_lists(
     order: list[Any] = [rank, "township", "person_id"]
     instr = inputs.instructions
     last_instr = {
-        "bank_code": "bank_code", "batch_id": "last_batch_id",
+        "bank_code": "bank_code",
+        "batch_id": "last_batch_id",
         "instruction_id": "last_instruction_id",
-    }  # fmt: skip
+    }
     failed = people.filter(pl.col("state") == "FAILED").select(
-        "township", "village", "person_id", "name", "attempts",
-        amount_fen="amount_due_fen", reason_code="last_reason",
+        "township",
+        "village",
+        "person_id",
+        "name",
+        "attempts",
+        amount_fen="amount_due_fen",
+        reason_code="last_reason",
         account_no_masked=mask_account(pl.col("last_account_no")),
         **last_instr,
-    )  # fmt: skip
+    )
     who = people.select("person_id", "village", "name", "attempts", resident_state="state")
     review = (
         instr.filter(pl.col("status") == "REVIEW")
         .join(who, on="person_id", how="left")
         .select(
-            "township", "village", "person_id", "name", "amount_fen", "attempts", "bank_code",
-            "batch_id", "instruction_id", "debited_fen", "resident_state",
+            "township",
+            "village",
+            "person_id",
+            "name",
+            "amount_fen",
+            "attempts",
+            "bank_code",
+            "batch_id",
+            "instruction_id",
+            "debited_fen",
+            "resident_state",
             reason_code=pl.col("outcome").fill_null(NO_REASON),
             account_no_masked=mask_account(pl.col("account_no")),
         )
@@ -403,8 +455,16 @@ def exception_lists(
         )
         .join(who, on="person_id", how="left")
         .select(
-            "township", "village", "person_id", "name", "amount_fen", "attempts", "bank_code",
-            "batch_id", "instruction_id", "cause",
+            "township",
+            "village",
+            "person_id",
+            "name",
+            "amount_fen",
+            "attempts",
+            "bank_code",
+            "batch_id",
+            "instruction_id",
+            "cause",
             reason_code=pl.lit("DOUBLE_PAYMENT"),
             account_no_masked=mask_account(pl.col("account_no")),
         )
@@ -413,14 +473,27 @@ def exception_lists(
     overdue = inputs.overdue.join(
         instr.select("instruction_id", "attempt"), on="instruction_id", how="left"
     ).select(
-        "township", "village", "person_id", "name", "reason_code", "bank_code", "batch_id",
-        "instruction_id", "account_no_masked",
-        amount_fen=fen_expr(pl.col("amount").cast(pl.String)), attempts="attempt",
-    )  # fmt: skip
+        "township",
+        "village",
+        "person_id",
+        "name",
+        "reason_code",
+        "bank_code",
+        "batch_id",
+        "instruction_id",
+        "account_no_masked",
+        amount_fen=fen_expr(pl.col("amount").cast(pl.String)),
+        attempts="attempt",
+    )
     rejected = people.filter(pl.col("state") == "REJECTED").select(
-        "township", "village", "person_id", "name", "attempts",
-        amount_fen="amount_due_fen", reason_code="last_reason",
-    )  # fmt: skip
+        "township",
+        "village",
+        "person_id",
+        "name",
+        "attempts",
+        amount_fen="amount_due_fen",
+        reason_code="last_reason",
+    )
     return {
         "failed": _list_frame(failed).sort(order),
         "review": _list_frame(review, ("debited_fen", "resident_state")).sort(
@@ -476,9 +549,7 @@ def _rate(value: float | None) -> float | None:
 
 def scope_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     """One table row → {figure: {"count", "amount_fen"}, ..., "collection_rate": r}."""
-    out: dict[str, Any] = {
-        f: S.figure(row[f"{f}_count"], row[f"{f}_fen"]) for f in FIGURES
-    }
+    out: dict[str, Any] = {f: S.figure(row[f"{f}_count"], row[f"{f}_fen"]) for f in FIGURES}
     out["collection_rate"] = _rate(row["collection_rate"])
     return out
 
@@ -494,10 +565,13 @@ def _reason_dicts(reasons: pl.DataFrame, scope: str, name: str) -> dict[str, Any
 
 def _status_dict(status: pl.DataFrame, scope: str, name: str) -> dict[str, Any]:
     part = status.filter((pl.col("scope") == scope) & (pl.col("name") == name))
-    got = {s: S.figure(n, fen) for s, n, fen in part.select("status", "count", "amount_fen")
-           .iter_rows()}  # fmt: skip
-    figs = {s.lower(): got.get(s, S.figure()) for s in ("SUCCEEDED", "FAILED", "REVIEW",
-                                                       "AWAITING")}  # fmt: skip
+    got = {
+        s: S.figure(n, fen)
+        for s, n, fen in part.select("status", "count", "amount_fen").iter_rows()
+    }
+    figs = {
+        s.lower(): got.get(s, S.figure()) for s in ("SUCCEEDED", "FAILED", "REVIEW", "AWAITING")
+    }
     return {"instructed": S.add(figs.values()), **figs}
 
 
@@ -535,19 +609,23 @@ def summary_sections(figs: ReportFigures) -> dict[str, Any]:
     }
     recovery = [
         {
-            "reason_code": r["reason_code"], "attempt": r["attempt"],
+            "reason_code": r["reason_code"],
+            "attempt": r["attempt"],
             "failed": S.figure(r["failed_count"], r["failed_fen"]),
             "recovered": S.figure(r["recovered_count"], r["recovered_fen"]),
         }
         for r in figs.retry_recovery.iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     exceptions = {
         name: S.figure(frame.height, int(frame["amount_fen"].sum() or 0))
         for name, frame in (
-            ("failed", figs.failed), ("review", figs.review), ("refunds", figs.refunds),
-            ("overdue", figs.overdue), ("rejected", figs.rejected),
+            ("failed", figs.failed),
+            ("review", figs.review),
+            ("refunds", figs.refunds),
+            ("overdue", figs.overdue),
+            ("rejected", figs.rejected),
         )
-    }  # fmt: skip
+    }
     return {
         "townships": townships,
         "banks": banks,

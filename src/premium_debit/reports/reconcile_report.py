@@ -40,20 +40,38 @@ def overdue_rows(ledger: Ledger, as_of: date, days: int, period: int | None) -> 
 def _exception_rows(frame: pl.DataFrame, ledger: Ledger, period: int | None) -> pl.DataFrame:
     people = _people(ledger, period).drop("township")
     out = frame.join(people, on="person_id", how="left")
-    extra = [c for c in ("source_file", "source_line", "state", "code", "debited") if c in out.columns]
-    return out.select(
-        "township", "village", "person_id", "name", "period",
-        amount=yuan_expr(pl.col("amount_fen")),
-        reason_code="reason_code", batch_id="batch_id", instruction_id="instruction_id",
-        bank_code="bank_code", account_no_masked=mask_account(pl.col("account_no")),
-        *extra,
-    ).sort("township", "person_id", "instruction_id")  # fmt: skip
+    extra = [
+        c for c in ("source_file", "source_line", "state", "code", "debited") if c in out.columns
+    ]
+    return (
+        out.select(
+            "township",
+            "village",
+            "person_id",
+            "name",
+            "period",
+            amount=yuan_expr(pl.col("amount_fen")),
+            reason_code="reason_code",
+            batch_id="batch_id",
+            instruction_id="instruction_id",
+            bank_code="bank_code",
+            account_no_masked=mask_account(pl.col("account_no")),
+        )
+        .with_columns(out.select(extra))
+        .sort("township", "person_id", "instruction_id")
+    )
 
 
 def write_reconcile_outputs(
-    report_dir: Path, ledger: Ledger, files: list[Any], as_of: date, overdue_days: int,
-    period: int, run_id: str, command: str = "reconcile",
-) -> dict[str, Any]:  # fmt: skip
+    report_dir: Path,
+    ledger: Ledger,
+    files: list[Any],
+    as_of: date,
+    overdue_days: int,
+    period: int,
+    run_id: str,
+    command: str = "reconcile",
+) -> dict[str, Any]:
     """Write exception lists and summary.json of a reconcile run; return the summary."""
     accepted = [f for f in files if f.status == "accepted"]
     instr_all = instruction_frame(ledger, period)
@@ -63,42 +81,83 @@ def write_reconcile_outputs(
     ]
     exc = report_dir / "exceptions"
     outcomes = (
-        pl.concat(outcome_frames, how="vertical") if outcome_frames else pl.DataFrame(
-            schema={"instruction_id": pl.String, "person_id": pl.String, "outcome": pl.String,
-                    "status": pl.String, "debited_fen": pl.Int64, "line": pl.Int64,
-                    "code": pl.String, "township": pl.String, "amount_fen": pl.Int64,
-                    "attempt": pl.Int64, "source_file": pl.String, "bank_code": pl.String})
-    )  # fmt: skip
+        pl.concat(outcome_frames, how="vertical")
+        if outcome_frames
+        else pl.DataFrame(
+            schema={
+                "instruction_id": pl.String,
+                "person_id": pl.String,
+                "outcome": pl.String,
+                "status": pl.String,
+                "debited_fen": pl.Int64,
+                "line": pl.Int64,
+                "code": pl.String,
+                "township": pl.String,
+                "amount_fen": pl.Int64,
+                "attempt": pl.Int64,
+                "source_file": pl.String,
+                "bank_code": pl.String,
+            }
+        )
+    )
     detail = outcomes.join(
         instr_all.select("instruction_id", "batch_id", "account_no", "period"),
-        on="instruction_id", how="left",
-    ).with_columns(reason_code="outcome", source_line="line", debited=yuan_expr(pl.col("debited_fen")))  # fmt: skip
+        on="instruction_id",
+        how="left",
+    ).with_columns(
+        reason_code="outcome", source_line="line", debited=yuan_expr(pl.col("debited_fen"))
+    )
     people = _people(ledger, period)
     failed = detail.filter(pl.col("status") == "FAILED").join(
         people.select("person_id", state="resident_state"), on="person_id", how="left"
     )
-    write_exceptions(exc / "failed.csv", _exception_rows(failed, ledger, period),
-                     extra=("state", "code", "source_file", "source_line"))  # fmt: skip
+    write_exceptions(
+        exc / "failed.csv",
+        _exception_rows(failed, ledger, period),
+        extra=("state", "code", "source_file", "source_line"),
+    )
     review = detail.filter(pl.col("status") == "REVIEW")
-    write_exceptions(exc / "review.csv", _exception_rows(review, ledger, period),
-                     extra=("code", "debited", "source_file", "source_line"))  # fmt: skip
+    write_exceptions(
+        exc / "review.csv",
+        _exception_rows(review, ledger, period),
+        extra=("code", "debited", "source_file", "source_line"),
+    )
     unexpected = [
         f.rows.filter(pl.col("class") == "UNEXPECTED_RESULT").with_columns(
-            source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code), batch_id=pl.lit(f.batch_id))
+            source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code), batch_id=pl.lit(f.batch_id)
+        )
         for f in accepted
-    ]  # fmt: skip
+    ]
     if unexpected:
         un = pl.concat(unexpected, how="vertical")
     else:
-        un = pl.DataFrame(schema={"instruction_id": pl.String, "account_no": pl.String,
-                                  "amount_fen": pl.Int64, "code": pl.String, "line": pl.Int64,
-                                  "source_file": pl.String, "bank_code": pl.String,
-                                  "batch_id": pl.String})  # fmt: skip
-    write_exceptions(exc / "unexpected.csv", un.select(
-        "instruction_id", "batch_id", "bank_code", "code", "source_file",
-        amount=yuan_expr(pl.col("amount_fen")), reason_code=pl.lit("UNEXPECTED_RESULT"),
-        account_no_masked=mask_account(pl.col("account_no")), source_line="line",
-    ), extra=("code",))  # fmt: skip
+        un = pl.DataFrame(
+            schema={
+                "instruction_id": pl.String,
+                "account_no": pl.String,
+                "amount_fen": pl.Int64,
+                "code": pl.String,
+                "line": pl.Int64,
+                "source_file": pl.String,
+                "bank_code": pl.String,
+                "batch_id": pl.String,
+            }
+        )
+    write_exceptions(
+        exc / "unexpected.csv",
+        un.select(
+            "instruction_id",
+            "batch_id",
+            "bank_code",
+            "code",
+            "source_file",
+            amount=yuan_expr(pl.col("amount_fen")),
+            reason_code=pl.lit("UNEXPECTED_RESULT"),
+            account_no_masked=mask_account(pl.col("account_no")),
+            source_line="line",
+        ),
+        extra=("code",),
+    )
     refunds = refund_rows(ledger, period, run_id=run_id)
     if refunds.height:
         write_exceptions(exc / "refunds.csv", refunds, extra=("cause",))
@@ -108,14 +167,16 @@ def write_reconcile_outputs(
     by_outcome = S.figures_by(outcomes, "outcome")
     townships: dict[str, Any] = {}
     for name in sorted(outcomes["township"].unique().to_list()):
-        townships[name] = {"outcomes": S.figures_by(outcomes.filter(pl.col("township") == name), "outcome")}
+        townships[name] = {
+            "outcomes": S.figures_by(outcomes.filter(pl.col("township") == name), "outcome")
+        }
     banks: dict[str, Any] = {}
     for f in accepted:
         b = banks.setdefault(f.bank_code, {"batches": [], "outcomes": {}})
         b["batches"].append(f.batch_id)
-    for code in banks:
-        banks[code]["outcomes"] = S.figures_by(outcomes.filter(pl.col("bank_code") == code), "outcome")
-        banks[code]["instructed"] = S.total(instr_all.filter(pl.col("bank_code") == code))
+    for code, bank in banks.items():
+        bank["outcomes"] = S.figures_by(outcomes.filter(pl.col("bank_code") == code), "outcome")
+        bank["instructed"] = S.total(instr_all.filter(pl.col("bank_code") == code))
     summary = {
         "command": command,
         "run_id": run_id,
@@ -130,7 +191,9 @@ def write_reconcile_outputs(
         "overdue": {"count": overdue.height},
         "files": {
             "accepted": [f.file for f in files if f.status == "accepted"],
-            "refused": [{"file": f.file, "reason": f.reason} for f in files if f.status == "refused"],
+            "refused": [
+                {"file": f.file, "reason": f.reason} for f in files if f.status == "refused"
+            ],
             "replayed": [f.file for f in files if f.status == "replayed"],
         },
         "conservation": S.conservation(instruction_checks(instr_all)),

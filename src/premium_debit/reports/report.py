@@ -53,9 +53,7 @@ def report_figures(ctx: RunContext, inputs: ReportInputs) -> ReportFigures:
     )
 
 
-def build_summary(
-    ctx: RunContext, figs: ReportFigures, inputs: ReportInputs
-) -> dict[str, Any]:
+def build_summary(ctx: RunContext, figs: ReportFigures, inputs: ReportInputs) -> dict[str, Any]:
     """summary.json of a report run: every money figure {"count": n, "amount_fen": n}."""
     sections = summary_sections(figs)
     names = {b.code: b.name for b in ctx.cfg.banks}
@@ -84,18 +82,25 @@ def run_report(
     figs = report_figures(ctx, inputs)
     summary = build_summary(ctx, figs, inputs)
     meta = ReportMeta(
-        period=period, as_of=ctx.as_of, run_id=ctx.run_id, agency=ctx.cfg.campaign.agency,
+        period=period,
+        as_of=ctx.as_of,
+        run_id=ctx.run_id,
+        agency=ctx.cfg.campaign.agency,
         bank_names={b.code: b.name for b in ctx.cfg.banks},
-    )  # fmt: skip
+    )
     report_dir = report_dir or ctx.ws.reports / ctx.run_id
     write_exceptions(report_dir / OVERDUE_CSV, inputs.overdue)
     write_atomic(report_dir / REPORT_XLSX, render_xlsx(figs, meta))
     S.write_summary(report_dir / "summary.json", summary)
     get_logger().info(
-        "step_finished", step="report", seconds=round(time.perf_counter() - started, 3),
-        period=period, residents=summary["totals"]["due"]["count"],
-        overdue=inputs.overdue.height, conservation=summary["conservation"]["holds"],
-    )  # fmt: skip
+        "step_finished",
+        step="report",
+        seconds=round(time.perf_counter() - started, 3),
+        period=period,
+        residents=summary["totals"]["due"]["count"],
+        overdue=inputs.overdue.height,
+        conservation=summary["conservation"]["holds"],
+    )
     return summary, report_dir
 
 
@@ -118,22 +123,43 @@ def _rate(value: float | None) -> str:
 def print_report(summary: dict[str, Any], report_dir: Path | None = None) -> None:
     """The report as a table for the terminal: per township, then per bank, then the total."""
     print(f"report {summary['run_id']} as of {summary['as_of']}, period {summary['period']}")
-    head = ("", "due", "yuan due", "collected", "yuan collected", "rate", "failed", "review",
-            "awaiting", "rejected")  # fmt: skip
+    head = (
+        "",
+        "due",
+        "yuan due",
+        "collected",
+        "yuan collected",
+        "rate",
+        "failed",
+        "review",
+        "awaiting",
+        "rejected",
+    )
     widths = (14, 8, 14, 10, 15, 7, 7, 7, 9, 9)
-    print("  " + "".join(_ljust(h, w) if i == 0 else h.rjust(w)
-                         for i, (h, w) in enumerate(zip(head, widths, strict=True))))  # fmt: skip
+    print(
+        "  "
+        + "".join(
+            _ljust(h, w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(head, widths, strict=True))
+        )
+    )
 
     def line(label: str, s: dict[str, Any]) -> str:
         cells = (
-            f"{s['due']['count']:,}", yuan_text(s["due"]["amount_fen"]),
-            f"{s['collected']['count']:,}", yuan_text(s["collected"]["amount_fen"]),
-            _rate(s["collection_rate"]), f"{s['failed']['count']:,}",
-            f"{s['review']['count']:,}", f"{s['awaiting']['count']:,}",
+            f"{s['due']['count']:,}",
+            yuan_text(s["due"]["amount_fen"]),
+            f"{s['collected']['count']:,}",
+            yuan_text(s["collected"]["amount_fen"]),
+            _rate(s["collection_rate"]),
+            f"{s['failed']['count']:,}",
+            f"{s['review']['count']:,}",
+            f"{s['awaiting']['count']:,}",
             f"{s['rejected']['count']:,}",
-        )  # fmt: skip
-        return "  " + _ljust(label, widths[0]) + "".join(
-            c.rjust(w) for c, w in zip(cells, widths[1:], strict=True)
+        )
+        return (
+            "  "
+            + _ljust(label, widths[0])
+            + "".join(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))
         )
 
     for name, s in summary["townships"].items():

@@ -26,11 +26,7 @@ def figures_by(frame: pl.DataFrame, key: str, amount: str = "amount_fen") -> dic
     """{key value: figure} over ``frame``, keys sorted."""
     if frame.height == 0:
         return {}
-    agg = (
-        frame.group_by(key)
-        .agg(n=pl.len(), fen=pl.col(amount).sum())
-        .sort(key)
-    )
+    agg = frame.group_by(key).agg(n=pl.len(), fen=pl.col(amount).sum()).sort(key)
     return {str(k): figure(n, fen) for k, n, fen in agg.iter_rows()}
 
 

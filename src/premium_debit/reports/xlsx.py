@@ -149,8 +149,16 @@ class _Formats:
         base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
         self.title = wb.add_format({**base, "bold": True, "font_size": 14})
         self.note = wb.add_format({**base, "font_color": "#595959"})
-        self.header = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1,
-                                     "text_wrap": True, "align": "center"})  # fmt: skip
+        self.header = wb.add_format(
+            {
+                **base,
+                "bold": True,
+                "bg_color": "#DDEBF7",
+                "border": 1,
+                "text_wrap": True,
+                "align": "center",
+            }
+        )
         self.section = wb.add_format({**base, "bold": True, "font_size": 11})
         self.cells = {
             "text": wb.add_format({**base, "num_format": "@"}),
@@ -199,9 +207,14 @@ def _widths(ws: Any, columns: Sequence[Column]) -> None:
 
 
 def _rows(
-    ws: Any, row0: int, frame: pl.DataFrame, columns: Sequence[Column], fmts: Mapping[str, Any],
-    *, row_fmts: Sequence[Mapping[str, Any] | None] | None = None,
-) -> int:  # fmt: skip
+    ws: Any,
+    row0: int,
+    frame: pl.DataFrame,
+    columns: Sequence[Column],
+    fmts: Mapping[str, Any],
+    *,
+    row_fmts: Sequence[Mapping[str, Any] | None] | None = None,
+) -> int:
     """Write ``frame``'s ``columns`` from ``row0``, column by column; returns the next row."""
     for col, c in enumerate(columns):
         values = frame[c.key].to_list() if c.key in frame.columns else [None] * frame.height
@@ -224,15 +237,26 @@ def _page_setup(ws: Any, header_rows: int) -> None:
         ws.repeat_rows(0, header_rows - 1)
 
 
-def _summary_sheet(ws: Any, wb: Any, figs: ReportFigures, meta: ReportMeta, f: _Formats, *,
-                   failure_rows: tuple[int, int, int] | None) -> None:  # fmt: skip
+def _summary_sheet(
+    ws: Any,
+    wb: Any,
+    figs: ReportFigures,
+    meta: ReportMeta,
+    f: _Formats,
+    *,
+    failure_rows: tuple[int, int, int] | None,
+) -> None:
     cols = SCOPE_COLUMNS
     _widths(ws, cols)
     _page_setup(ws, 3)
     title = f"{meta.agency} {meta.period}年度城乡居民医保保费代扣报告".strip()
     ws.merge_range(0, 0, 0, len(cols) - 1, title, f.title)
-    ws.write_string(1, 0, f"业务日期 {meta.as_of.isoformat()}    运行号 {meta.run_id}    "
-                          "人数按参保人当前状态统计", f.note)  # fmt: skip
+    ws.write_string(
+        1,
+        0,
+        f"业务日期 {meta.as_of.isoformat()}    运行号 {meta.run_id}    人数按参保人当前状态统计",
+        f.note,
+    )
     _header(ws, 2, cols, f)
     ws.freeze_panes(3, 1)
     first = 3
@@ -248,49 +272,51 @@ def _summary_sheet(ws: Any, wb: Any, figs: ReportFigures, meta: ReportMeta, f: _
         name=pl.col("name").replace_strict(
             list(meta.bank_names),
             [f"{code} {name}".strip() for code, name in meta.bank_names.items()],
-            default=pl.col("name"), return_dtype=pl.String,
+            default=pl.col("name"),
+            return_dtype=pl.String,
         )
-    )  # fmt: skip
+    )
     row = _rows(ws, row, banks, cols, f.cells) + 1
 
     if figs.townships.height:
         rate_col = [c.key for c in cols].index("collection_rate")
         chart = wb.add_chart({"type": "column"})
-        chart.add_series({
-            "name": "扣款率",
-            "categories": [SUMMARY_SHEET, first, 0, last_township, 0],
-            "values": [SUMMARY_SHEET, first, rate_col, last_township, rate_col],
-            "data_labels": {"value": True, "num_format": "0.0%"},
-            "fill": {"color": "#4472C4"},
-        })  # fmt: skip
-        chart.set_title({"name": "各镇街扣款率(已扣款人数 / 应缴人数)",
-                         "name_font": {"size": 11}})  # fmt: skip
-        chart.set_y_axis({"num_format": "0%", "min": 0, "max": 1,
-                          "major_gridlines": {"visible": True}})  # fmt: skip
+        chart.add_series(
+            {
+                "name": "扣款率",
+                "categories": [SUMMARY_SHEET, first, 0, last_township, 0],
+                "values": [SUMMARY_SHEET, first, rate_col, last_township, rate_col],
+                "data_labels": {"value": True, "num_format": "0.0%"},
+                "fill": {"color": "#4472C4"},
+            }
+        )
+        chart.set_title({"name": "各镇街扣款率(已扣款人数 / 应缴人数)", "name_font": {"size": 11}})
+        chart.set_y_axis(
+            {"num_format": "0%", "min": 0, "max": 1, "major_gridlines": {"visible": True}}
+        )
         chart.set_legend({"none": True})
         ws.insert_chart(row, 0, chart, {"x_scale": 1.25, "y_scale": 1.1})
     if failure_rows is not None:
         r0, r1, largest = failure_rows
         chart = wb.add_chart({"type": "bar"})
-        chart.add_series({
-            "name": "扣款失败人数",
-            "categories": [REASONS_SHEET, r0, 1, r1, 1],
-            "values": [REASONS_SHEET, r0, 2, r1, 2],
-            "data_labels": {"value": True},
-            "fill": {"color": "#C00000"},
-        })  # fmt: skip
+        chart.add_series(
+            {
+                "name": "扣款失败人数",
+                "categories": [REASONS_SHEET, r0, 1, r1, 1],
+                "values": [REASONS_SHEET, r0, 2, r1, 2],
+                "data_labels": {"value": True},
+                "fill": {"color": "#C00000"},
+            }
+        )
         chart.set_title({"name": "扣款失败原因(人数)", "name_font": {"size": 11}})
         chart.set_y_axis({"reverse": True})  # registry order, top to bottom
         # Whole people: about five gridlines, never a fractional step.
-        chart.set_x_axis({"min": 0, "major_unit": max(1, -(-largest // 5)),
-                          "num_format": "#,##0"})  # fmt: skip
+        chart.set_x_axis({"min": 0, "major_unit": max(1, -(-largest // 5)), "num_format": "#,##0"})
         chart.set_legend({"none": True})
         ws.insert_chart(row, 7, chart, {"x_scale": 1.25, "y_scale": 1.1})
 
 
-def _reasons_sheet(
-    wb: Any, figs: ReportFigures, f: _Formats
-) -> tuple[int, int, int] | None:
+def _reasons_sheet(wb: Any, figs: ReportFigures, f: _Formats) -> tuple[int, int, int] | None:
     """Failure and rejection reasons in total; returns the first and last row of the failure
     table and its largest count (for the chart), or None when nobody failed."""
     ws = wb.add_worksheet(REASONS_SHEET)
@@ -310,10 +336,13 @@ def _reasons_sheet(
         if kind == "failed" and part.height:
             failure_rows = (row, row + part.height - 1, max(part["count"].to_list()))
         end = _rows(ws, row, part, REASON_COLUMNS, f.cells)
-        totals = pl.DataFrame({
-            "reason_code": ["合计"], "count": [int(part["count"].sum() or 0)],
-            "amount_fen": [int(part["amount_fen"].sum() or 0)],
-        })  # fmt: skip
+        totals = pl.DataFrame(
+            {
+                "reason_code": ["合计"],
+                "count": [int(part["count"].sum() or 0)],
+                "amount_fen": [int(part["amount_fen"].sum() or 0)],
+            }
+        )
         row = _rows(ws, end, totals, REASON_COLUMNS, f.totals) + 1
     return failure_rows
 
@@ -322,9 +351,15 @@ def _reasons_sheet(
 
 
 def _table_sheet(
-    wb: Any, name: str, frame: pl.DataFrame, columns: Sequence[Column], f: _Formats, *,
-    note: str, row_fmts: Sequence[Mapping[str, Any] | None] | None = None,
-) -> Any:  # fmt: skip
+    wb: Any,
+    name: str,
+    frame: pl.DataFrame,
+    columns: Sequence[Column],
+    f: _Formats,
+    *,
+    note: str,
+    row_fmts: Sequence[Mapping[str, Any] | None] | None = None,
+) -> Any:
     ws = wb.add_worksheet(name)
     _widths(ws, columns)
     _page_setup(ws, 1)
@@ -348,8 +383,10 @@ def _quality_sheet(wb: Any, figs: ReportFigures, f: _Formats) -> None:
         flag=pl.when(pl.col("flagged")).then(pl.lit("是")).otherwise(pl.lit(None, pl.String)),
     )
     row_fmts = [f.flagged if flagged else None for flagged in dq["flagged"].to_list()]
-    note = ("行政类失败:金融账户未激活、已销户、账户不存在、户名不符。占比超过阈值的镇街"
-            "(红色)请核查社保卡金融账户数据。")  # fmt: skip
+    note = (
+        "行政类失败:金融账户未激活、已销户、账户不存在、户名不符。占比超过阈值的镇街"
+        "(红色)请核查社保卡金融账户数据。"
+    )
     _table_sheet(wb, QUALITY_SHEET, dq, QUALITY_COLUMNS, f, note=note, row_fmts=row_fmts)
 
 
@@ -379,22 +416,27 @@ def _list_sheets(wb: Any, figs: ReportFigures, f: _Formats) -> None:
 def render_xlsx(figs: ReportFigures, meta: ReportMeta) -> bytes:
     """The whole report.xlsx as bytes; the same figures and meta give the same bytes."""
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {
-        "in_memory": True,
-        # A string stays a string: no "=..." formula, no number that loses an ID's digits.
-        "strings_to_numbers": False,
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-    })  # fmt: skip
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            # A string stays a string: no "=..." formula, no number that loses an ID's digits.
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     created = datetime(meta.as_of.year, meta.as_of.month, meta.as_of.day)
-    wb.set_properties({
-        "title": f"{meta.period}年度保费代扣报告",
-        "subject": f"业务日期 {meta.as_of.isoformat()}",
-        "author": meta.agency or "premium-debit",
-        "company": meta.agency,
-        "comments": f"run {meta.run_id}",
-        "created": created,
-    })  # fmt: skip
+    wb.set_properties(
+        {
+            "title": f"{meta.period}年度保费代扣报告",
+            "subject": f"业务日期 {meta.as_of.isoformat()}",
+            "author": meta.agency or "premium-debit",
+            "company": meta.agency,
+            "comments": f"run {meta.run_id}",
+            "created": created,
+        }
+    )
     f = _Formats(wb)
     summary = wb.add_worksheet(SUMMARY_SHEET)  # first tab; filled once the reasons are placed
     failure_rows = _reasons_sheet(wb, figs, f)

@@ -201,9 +201,14 @@ def simulate_bank(
         path = out_dir / name
         write_atomic(path, data)
         log.info(
-            "bank_simulated", request=request.path.name, result=name, rows=rows,
-            profile=profile, fault=fault, seed=seed,
-        )  # fmt: skip
+            "bank_simulated",
+            request=request.path.name,
+            result=name,
+            rows=rows,
+            profile=profile,
+            fault=fault,
+            seed=seed,
+        )
         written.append(path)
     return written
 

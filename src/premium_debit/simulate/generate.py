@@ -103,16 +103,22 @@ class _Township:
 
 
 _TOWNSHIPS: Final = (
-    _Township("西坞街道", "xiwu", 0.19,
-              ("西坞村", "白杜村", "金峨村", "蒋家池头村", "尚桥村", "西坞社区")),
+    _Township(
+        "西坞街道", "xiwu", 0.19, ("西坞村", "白杜村", "金峨村", "蒋家池头村", "尚桥村", "西坞社区")
+    ),
     _Township("尚田镇", "shangtian", 0.12, ("尚田村", "方门村", "鸣雁村", "印家坑村", "杨家堰村")),
-    _Township("岳林街道", "yuelin", 0.27,
-              ("东门社区", "南门社区", "大成社区", "广平社区", "长汀村", "岳林村")),
-    _Township("莼湖镇", "chunhu", 0.18,
-              ("莼湖村", "桐照村", "栖凤村", "鲒埼村", "湖头渡村", "缪家村")),
+    _Township(
+        "岳林街道",
+        "yuelin",
+        0.27,
+        ("东门社区", "南门社区", "大成社区", "广平社区", "长汀村", "岳林村"),
+    ),
+    _Township(
+        "莼湖镇", "chunhu", 0.18, ("莼湖村", "桐照村", "栖凤村", "鲒埼村", "湖头渡村", "缪家村")
+    ),
     _Township("溪口镇", "xikou", 0.16, ("武岭社区", "岩头村", "畸山村", "班溪村", "三石村")),
     _Township("大堰镇", "dayan", 0.08, ("大堰村", "常照村", "董家村", "谢界山村", "后畈村")),
-)  # fmt: skip
+)
 _VILLAGE_WEIGHTS: Final = (0.28, 0.22, 0.18, 0.14, 0.10, 0.08)
 _VILLAGE_NAMES: Final = tuple(v for t in _TOWNSHIPS for v in t.villages)
 _VILLAGE_FIRST: Final = tuple(
@@ -133,10 +139,22 @@ _AMOUNTS: Final = (
 
 # GB/T 2260 region codes: Fenghua, the rest of Zhejiang, the provinces migrants come from.
 _REGIONS: Final = (
-    (330283, 0.925), (330203, 0.008), (330212, 0.010), (330281, 0.006), (330282, 0.005),
-    (330226, 0.006), (330225, 0.004), (331081, 0.003), (330106, 0.003), (342422, 0.006),
-    (412727, 0.005), (522121, 0.005), (511321, 0.004), (431322, 0.003), (500234, 0.003),
-)  # fmt: skip
+    (330283, 0.925),
+    (330203, 0.008),
+    (330212, 0.010),
+    (330281, 0.006),
+    (330282, 0.005),
+    (330226, 0.006),
+    (330225, 0.004),
+    (331081, 0.003),
+    (330106, 0.003),
+    (342422, 0.006),
+    (412727, 0.005),
+    (522121, 0.005),
+    (511321, 0.004),
+    (431322, 0.003),
+    (500234, 0.003),
+)
 # Fenghua's code changed twice; an ID keeps the code of its first issue (SPEC §2.1 checks only
 # the province for that reason): 330224 奉化县 (1983–1988), 330283 奉化市 (1989–2016),
 # 330213 奉化区 (since 2016, so for the residents born since 2017).
@@ -148,17 +166,73 @@ _WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # ISO 7
 _CHECK_CHARS: Final = "10X98765432"
 
 _SURNAMES: Final = (
-    ("陈", 8.0), ("王", 7.0), ("张", 5.0), ("李", 4.0), ("周", 3.2), ("吴", 3.0), ("徐", 3.0),
-    ("林", 2.5), ("胡", 2.5), ("应", 1.6), ("毛", 1.5), ("蒋", 1.5), ("朱", 1.4), ("孙", 1.3),
-    ("杨", 1.3), ("刘", 1.3), ("黄", 1.2), ("俞", 1.2), ("董", 1.1), ("沈", 1.1), ("竺", 1.0),
-    ("邬", 1.0), ("赵", 1.0), ("钱", 0.9), ("郑", 0.9), ("金", 0.9), ("方", 0.8), ("何", 0.8),
-    ("叶", 0.8), ("汪", 0.7), ("马", 0.7), ("袁", 0.7), ("舒", 0.6), ("孔", 0.6), ("裘", 0.5),
-    ("楼", 0.5), ("柴", 0.5), ("宋", 0.5), ("谢", 0.5), ("韩", 0.5), ("唐", 0.5), ("冯", 0.5),
-    ("许", 0.5), ("曹", 0.4), ("彭", 0.4), ("曾", 0.4), ("吕", 0.4), ("苏", 0.4), ("卢", 0.4),
-    ("蔡", 0.4), ("丁", 0.4), ("魏", 0.4), ("潘", 0.4), ("杜", 0.3), ("戴", 0.3), ("夏", 0.3),
-    ("钟", 0.3), ("江", 0.3), ("顾", 0.3), ("邵", 0.3), ("范", 0.3), ("姚", 0.3), ("陆", 0.3),
-    ("欧阳", 0.05), ("司马", 0.02), ("诸葛", 0.02),
-)  # fmt: skip
+    ("陈", 8.0),
+    ("王", 7.0),
+    ("张", 5.0),
+    ("李", 4.0),
+    ("周", 3.2),
+    ("吴", 3.0),
+    ("徐", 3.0),
+    ("林", 2.5),
+    ("胡", 2.5),
+    ("应", 1.6),
+    ("毛", 1.5),
+    ("蒋", 1.5),
+    ("朱", 1.4),
+    ("孙", 1.3),
+    ("杨", 1.3),
+    ("刘", 1.3),
+    ("黄", 1.2),
+    ("俞", 1.2),
+    ("董", 1.1),
+    ("沈", 1.1),
+    ("竺", 1.0),
+    ("邬", 1.0),
+    ("赵", 1.0),
+    ("钱", 0.9),
+    ("郑", 0.9),
+    ("金", 0.9),
+    ("方", 0.8),
+    ("何", 0.8),
+    ("叶", 0.8),
+    ("汪", 0.7),
+    ("马", 0.7),
+    ("袁", 0.7),
+    ("舒", 0.6),
+    ("孔", 0.6),
+    ("裘", 0.5),
+    ("楼", 0.5),
+    ("柴", 0.5),
+    ("宋", 0.5),
+    ("谢", 0.5),
+    ("韩", 0.5),
+    ("唐", 0.5),
+    ("冯", 0.5),
+    ("许", 0.5),
+    ("曹", 0.4),
+    ("彭", 0.4),
+    ("曾", 0.4),
+    ("吕", 0.4),
+    ("苏", 0.4),
+    ("卢", 0.4),
+    ("蔡", 0.4),
+    ("丁", 0.4),
+    ("魏", 0.4),
+    ("潘", 0.4),
+    ("杜", 0.3),
+    ("戴", 0.3),
+    ("夏", 0.3),
+    ("钟", 0.3),
+    ("江", 0.3),
+    ("顾", 0.3),
+    ("邵", 0.3),
+    ("范", 0.3),
+    ("姚", 0.3),
+    ("陆", 0.3),
+    ("欧阳", 0.05),
+    ("司马", 0.02),
+    ("诸葛", 0.02),
+)
 _MALE_CHARS: Final = (
     "伟强军磊洋勇杰涛明超斌辉刚平波峰华建国文龙海鹏飞宇浩俊晨"
     "博亮林东志成忠良兵德永康昊轩睿泽宸嘉宁立新"
@@ -169,19 +243,46 @@ _FEMALE_CHARS: Final = (
 _SINGLE_GIVEN_SHARE: Final = 0.25
 # Homophones a clerk types instead (NAME_MISMATCH); other characters get a random one.
 _HOMOPHONES: Final = dict(
-    zip("伟军明峰华杰斌静丽莉艳燕玲琳婷红英敏芳娟霞平波辉涛宇雨俊",
-        "玮君铭锋桦洁彬婧莉丽燕艳琳林亭虹瑛民方鹃侠萍博晖韬雨宇骏", strict=True)
-)  # fmt: skip
+    zip(
+        "伟军明峰华杰斌静丽莉艳燕玲琳婷红英敏芳娟霞平波辉涛宇雨俊",
+        "玮君铭锋桦洁彬婧莉丽燕艳琳林亭虹瑛民方鹃侠萍博晖韬雨宇骏",
+        strict=True,
+    )
+)
 _RARE_GBK: Final = ("堃", "喆", "玥", "赟", "珺", "昇", "镕", "垚", "淼", "犇")
 _RARE_NOT_GBK: Final = ("𠮷", "㙟", "䶮", "䲜", "𡒄")
 _DOTTED_PARTS: Final = (
-    "阿依", "古丽", "买买提", "艾力", "努尔", "热依拉", "迪丽", "帕丽旦", "阿不都", "吐尔逊",
-    "艾买提", "热合曼", "玉素甫", "依明", "阿力木", "米娜瓦尔", "阿迪力", "再努尔", "马木提",
-)  # fmt: skip
+    "阿依",
+    "古丽",
+    "买买提",
+    "艾力",
+    "努尔",
+    "热依拉",
+    "迪丽",
+    "帕丽旦",
+    "阿不都",
+    "吐尔逊",
+    "艾买提",
+    "热合曼",
+    "玉素甫",
+    "依明",
+    "阿力木",
+    "米娜瓦尔",
+    "阿迪力",
+    "再努尔",
+    "马木提",
+)
 _LONG_PARTS: Final = (
-    "阿卜杜热合曼", "买买提艾力", "艾合买提江", "阿不都克里木", "努尔买买提", "阿布都沙拉木",
-    "热依汗古丽", "阿依努尔汗", "吐尔逊阿依",
-)  # fmt: skip
+    "阿卜杜热合曼",
+    "买买提艾力",
+    "艾合买提江",
+    "阿不都克里木",
+    "努尔买买提",
+    "阿布都沙拉木",
+    "热依汗古丽",
+    "阿依努尔汗",
+    "吐尔逊阿依",
+)
 _LATIN: Final = ("LUCY", "ANNA", "MARIA", "DAVID", "JOHN", "EMMA", "SOPHIA", "PETER", "NINA")
 # The canonical dot of a dotted name is one of the first three; a variant uses another.
 _DOTS: Final = ("·", "•", "・", "‧", "･")
@@ -192,18 +293,31 @@ _FULLWIDTH = "".join(chr(c + 0xFEE0) for c in range(0x21, 0x7F))
 
 # Account number prefixes: (bank, prefix, length). Bank-typical BINs; lengths 16 to 19.
 _PREFIXES: Final = (
-    ("NBCB", 623058, 19), ("NBCB", 622281, 16),
-    ("ICBC", 622202, 19), ("ICBC", 621226, 19), ("ICBC", 621558, 19),
-    ("FHRC", 621336, 19), ("FHRC", 623166, 18),
+    ("NBCB", 623058, 19),
+    ("NBCB", 622281, 16),
+    ("ICBC", 622202, 19),
+    ("ICBC", 621226, 19),
+    ("ICBC", 621558, 19),
+    ("FHRC", 621336, 19),
+    ("FHRC", 623166, 18),
     (UNCONFIGURED_BANK, 621700, 19),
-)  # fmt: skip
+)
 _CARD_LETTERS: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_ACCOUNT_STATUS: Final = (("ACTIVE", "正常"), ("INACTIVE", "未激活"), ("FROZEN", "冻结"),
-                          ("CLOSED", "销户"))  # fmt: skip
+_ACCOUNT_STATUS: Final = (
+    ("ACTIVE", "正常"),
+    ("INACTIVE", "未激活"),
+    ("FROZEN", "冻结"),
+    ("CLOSED", "销户"),
+)
 _CARD_STATUS: Final = (("NORMAL", "正常"), ("LOST", "挂失"), ("CANCELLED", "注销"))
 _AUTHORIZED: Final = (("N", "否"), ("Y", "是"))
-_CHANNELS: Final = (("APP", 0.40), ("COUNTER", 0.30), ("BANK", 0.20), ("浙里办", 0.05),
-                    ("支付宝", 0.05))  # fmt: skip
+_CHANNELS: Final = (
+    ("APP", 0.40),
+    ("COUNTER", 0.30),
+    ("BANK", 0.20),
+    ("浙里办", 0.05),
+    ("支付宝", 0.05),
+)
 _PAID_WITHIN_DAYS: Final = 60
 _CHUNK_ROWS: Final = 500_000  # registry rows turned into text and written at a time
 
@@ -221,19 +335,30 @@ class _DueFile:
 
 _EN = ("person_id", "name", "township", "village", "category", "period", "amount_due")
 _ZH_HEADER: Final = {
-    "seq": "序号", "person_id": "公民身份号码", "name": "姓名", "township": "镇街",
-    "village": "村社区", "category": "参保类别", "period": "缴费年度", "amount_due": "应缴金额",
-}  # fmt: skip
+    "seq": "序号",
+    "person_id": "公民身份号码",
+    "name": "姓名",
+    "township": "镇街",
+    "village": "村社区",
+    "category": "参保类别",
+    "period": "缴费年度",
+    "amount_due": "应缴金额",
+}
 _ZH = ("seq", "name", "person_id", "township", "village", "category", "amount_due", "period")
 _DUE_FILES: Final = (
     _DueFile("utf-8", _EN, chinese=False, whole_yuan=False, crlf=False),
     _DueFile("gb18030", _ZH, chinese=True, whole_yuan=False, crlf=True),
-    _DueFile("utf-8", ("township", "village", "person_id", "name", "category", "period",
-                       "amount_due"), chinese=False, whole_yuan=False, crlf=False),
+    _DueFile(
+        "utf-8",
+        ("township", "village", "person_id", "name", "category", "period", "amount_due"),
+        chinese=False,
+        whole_yuan=False,
+        crlf=False,
+    ),
     _DueFile("utf-8-sig", _ZH, chinese=True, whole_yuan=True, crlf=True),
     _DueFile("utf-8", _ZH, chinese=True, whole_yuan=False, crlf=False),
     _DueFile("utf-8", _EN, chinese=False, whole_yuan=True, crlf=False),
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -318,9 +443,17 @@ def _draw_people(
     name, dot = _names(rng, body % 2 == 1, name_kind)  # the 17th digit is odd for men
     fen = _amounts(rng, category)
     return _People(
-        residents=residents, person_id=person_id, check=check, name=name, name_kind=name_kind,
-        dot=dot, township=township, village=village, category=category, fen=fen,
-    )  # fmt: skip
+        residents=residents,
+        person_id=person_id,
+        check=check,
+        name=name,
+        name_kind=name_kind,
+        dot=dot,
+        township=township,
+        village=village,
+        category=category,
+        fen=fen,
+    )
 
 
 # --- draws ----------------------------------------------------------------------------------
@@ -785,7 +918,7 @@ def _write_paid(
             "缴费渠道": _pick([c for c, _ in _CHANNELS], _draw(rng, [w for _, w in _CHANNELS], m)),
             "缴费日期": paid_at.dt.strftime("%Y-%m-%d"),
         }
-    ).sort("缴费日期", "公民身份号码")  # fmt: skip
+    ).sort("缴费日期", "公民身份号码")
     _write_csv(frame, path)
     return path
 
