@@ -71,6 +71,7 @@ def test_nightly__results_then_retry_then_new_due_list(campaign: Any) -> None:
     (report,) = [p for p in campaign.reports() if "nightly" in p.name][-1:]
     summary = json.loads((report / "summary.json").read_text("utf-8"))
     assert summary["files"]["waiting"] == ["late.csv"]
+    assert (report / "report" / "report.xlsx").stat().st_size > 0  # the night ends with the report
     assert summary["conservation"]["holds"] is True
     # Three days later the retry goes out by itself.
     assert campaign.cli("nightly", as_of="2026-12-03") == 0

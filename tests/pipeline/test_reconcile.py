@@ -267,3 +267,89 @@ def test_retry__last_allowed_attempt_fails_for_good(campaign: Any) -> None:
     with campaign.ledger() as ledger:
         assert ledger.scalar("SELECT COUNT(*) FROM instructions WHERE person_id = ?", [pid]) == 3
     assert campaign.broken() == []
+
+
+def test_resolve__second_success_settled_failed_keeps_resident_collected(campaign: Any) -> None:
+    """A second success settled as failed leaves the resident COLLECTED by the first one."""
+    assert campaign.build() == 0
+    (first,) = campaign.answer(only="2027ICBC2026112901")
+    assert campaign.cli("reconcile", first, as_of="2026-11-30") == 0
+    pid = campaign.pid("ok_icbc_0")
+    # A second instruction for the same resident reaches the bank (as after a manual resend).
+    with campaign.ledger() as ledger, ledger.write() as w:
+        w.add_run("manual", "test", "2026-12-01", "2026-12-01T00:00:00")
+        w._db.execute(
+            "INSERT INTO batches VALUES ('2027ICBC2026120101','ICBC',2027,'2026-12-01',1,'build',"
+            "'manual',1,38000,'ICBC_2027ICBC2026120101.req','x','gb18030','pipe',NULL)"
+        )
+        w._db.execute(
+            "INSERT INTO instructions (instruction_id, batch_id, seq, person_id, period, township,"
+            " attempt, account_no, name, amount_fen) SELECT '2027ICBC2026120101000001',"
+            " '2027ICBC2026120101', 1, person_id, period, township, 2, account_no, name, amount_fen"
+            " FROM instructions WHERE person_id = ? AND attempt = 1",
+            [pid],
+        )
+    from premium_debit.config import load_config as _load
+    from premium_debit.pipeline.outbox import render_batch
+    from premium_debit.workspace import sha256_bytes
+
+    with campaign.ledger() as ledger:
+        row = ledger.instruction("2027ICBC2026120101000001")
+        batch = ledger.batch("2027ICBC2026120101")
+        assert batch is not None
+        data = render_batch(
+            batch, ledger.instructions(batch_id=batch["batch_id"]), _load(campaign.config)
+        )
+        with ledger.write() as w:
+            w._db.execute(
+                "UPDATE batches SET file_sha256 = ? WHERE batch_id = ?",
+                [sha256_bytes(data), batch["batch_id"]],
+            )
+    (campaign.workdir / "outbox" / "ICBC" / batch["file_name"]).write_bytes(data)
+    assert row is not None
+    from datetime import date
+
+    from premium_debit.config import load_config
+    from premium_debit.formats.bankfile import ResultHeader, render_result
+    from premium_debit.pipeline.profiles import bank_profiles
+
+    bank = bank_profiles(load_config(campaign.config))["ICBC"]
+    rows = pl.DataFrame(
+        {
+            "seq": [1],
+            "instruction_id": [row["instruction_id"]],
+            "account_no": [row["account_no"]],
+            "amount_fen": [row["amount_fen"]],
+            "debited_fen": [row["amount_fen"]],
+            "code": ["0000"],
+            "message": ["成功"],
+            "bank_ref": ["R9"],
+        }
+    )
+    second = campaign.root / "results" / "ICBC_2027ICBC2026120101.ret"
+    second.write_bytes(
+        render_result(
+            bank.layout,
+            bank.encoding,
+            ResultHeader("2027ICBC2026120101", "ICBC", date(2026, 12, 2)),
+            rows,
+            bank.success_codes,
+        )
+    )
+    assert campaign.cli("reconcile", second, as_of="2026-12-02") == 0
+    with campaign.ledger() as ledger:
+        assert ledger.instruction("2027ICBC2026120101000001")["outcome"] == "SECOND_SUCCESS"
+        assert ledger.refunds(2027)["cause"].to_list() == ["SECOND_SUCCESS"]
+    assert (
+        campaign.cli(
+            "resolve",
+            "--instruction",
+            "2027ICBC2026120101000001",
+            "--as",
+            "failed",
+            "--note",
+            "refunded to the resident",
+        )
+        == 0
+    )
+    assert campaign.resident(pid)["state"] == "COLLECTED"

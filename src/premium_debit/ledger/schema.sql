@@ -96,14 +96,14 @@ CREATE TABLE instructions (
     debited_fen    INTEGER,
     result_sha256  TEXT,
     result_line    INTEGER,
-    UNIQUE (person_id, period, attempt),
-    UNIQUE (batch_id, seq)
-);
+    UNIQUE (person_id, period, attempt)
+) WITHOUT ROWID;
+-- instruction_id = batch_id + seq, so the primary key already orders and finds a batch's
+-- instructions (a key range); no separate (batch_id, seq) index is kept.
 CREATE UNIQUE INDEX instructions_one_awaiting ON instructions(person_id, period)
     WHERE status = 'AWAITING';
 CREATE UNIQUE INDEX instructions_one_success ON instructions(person_id, period)
     WHERE status = 'SUCCEEDED';
-CREATE INDEX instructions_batch ON instructions(batch_id);
 
 -- Every detail row of every accepted result file, matched or not (append-only).
 CREATE TABLE results (

@@ -340,8 +340,13 @@ class Ledger:
         status: str | None = None,
     ) -> pl.DataFrame:
         """Instructions, filtered, in (batch_id, seq) order."""
-        clauses, params = [], []
-        for col, val in (("batch_id", batch_id), ("period", period), ("status", status)):
+        clauses: list[str] = []
+        params: list[Any] = []
+        if batch_id is not None:
+            # A key range: instruction_id is batch_id followed by a 6-digit sequence.
+            clauses.append("instruction_id BETWEEN ? AND ?")
+            params += [batch_id + "000000", batch_id + "999999"]
+        for col, val in (("period", period), ("status", status)):
             if val is not None:
                 clauses.append(f"{col} = ?")
                 params.append(val)

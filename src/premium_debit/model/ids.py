@@ -45,15 +45,19 @@ def person_id_valid(col: pl.Expr, as_of: date) -> pl.Expr:
 
 
 def luhn_valid(col: pl.Expr) -> pl.Expr:
-    """True when ``col`` is 16–19 digits and passes the Luhn check (bank card / account number)."""
+    """True when ``col`` is 16–19 digits and passes the Luhn check (bank card / account number).
+
+    Leading zeros do not change a Luhn sum, so every number is padded to 19 digits and each
+    digit is read at a fixed position: position 18 is the check digit, and every second digit
+    to its left is doubled.
+    """
     shape = col.str.contains(r"^[0-9]{16,19}$")
-    rev = col.str.reverse()
+    padded = col.str.pad_start(19, "0")
     terms = []
     for i in range(19):
-        d = rev.str.slice(i, 1).cast(pl.Int64, strict=False).fill_null(0)
-        if i % 2 == 1:
-            d = d * 2
-            d = pl.when(d > 9).then(d - 9).otherwise(d)
+        d = padded.str.slice(i, 1).cast(pl.UInt8, strict=False).fill_null(0).cast(pl.Int32)
+        if (18 - i) % 2 == 1:
+            d = d * 2 - (d >= 5).cast(pl.Int32) * 9  # doubled digit, digits summed
         terms.append(d)
     return (shape & (pl.sum_horizontal(terms) % 10 == 0)).fill_null(False)
 

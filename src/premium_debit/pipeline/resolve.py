@@ -42,10 +42,10 @@ def run_resolve(
             "case can be resolved"
         )
     person, period = inst["person_id"], inst["period"]
+    others = ledger.instructions(period=period, status="SUCCEEDED").filter(
+        pl.col("person_id") == person
+    )
     if decision == "succeeded":
-        others = ledger.instructions(period=period, status="SUCCEEDED").filter(
-            pl.col("person_id") == person
-        )
         if others.height:
             raise OperationRefused(
                 f"resident already has a collected success ({others['instruction_id'][0]}); "
@@ -54,7 +54,10 @@ def run_resolve(
     residents = ledger.residents(period).filter(pl.col("person_id") == person)
     state = residents["state"][0] if residents.height else None
     paid = state == "PAID_ELSEWHERE"
-    new_state = state if paid else ("COLLECTED" if decision == "succeeded" else "FAILED")
+    # A resident already collected by another instruction stays collected (a second success
+    # settled as failed is a refund matter, not a failure of the resident).
+    keep = paid or (decision == "failed" and others.height > 0)
+    new_state = state if keep else ("COLLECTED" if decision == "succeeded" else "FAILED")
     refund = paid and decision == "succeeded"
     now = ctx.now_iso()
     status = "SUCCEEDED" if decision == "succeeded" else "FAILED"
@@ -75,7 +78,7 @@ def run_resolve(
                 }
             )
         )
-        if residents.height and not paid:
+        if residents.height and not keep:
             w.set_resident_states(
                 residents.select(
                     "person_id",
