@@ -45,12 +45,11 @@ def run_resolve(
     others = ledger.instructions(period=period, status="SUCCEEDED").filter(
         pl.col("person_id") == person
     )
-    if decision == "succeeded":
-        if others.height:
-            raise OperationRefused(
-                f"resident already has a collected success ({others['instruction_id'][0]}); "
-                "resolve this one as failed and refund it"
-            )
+    if decision == "succeeded" and others.height:
+        raise OperationRefused(
+            f"resident already has a collected success ({others['instruction_id'][0]}); "
+            "resolve this one as failed and refund it"
+        )
     residents = ledger.residents(period).filter(pl.col("person_id") == person)
     state = residents["state"][0] if residents.height else None
     paid = state == "PAID_ELSEWHERE"
