@@ -231,11 +231,9 @@ def reconcile_file(
         log.warning("result_refused", file=name, reason=str(exc))
         return FileOutcome(name, "refused", str(exc), sha)
     instructions = ledger.instructions(batch_id=batch["batch_id"])
-    collected = ledger.instructions(period=int(batch["period"]), status="SUCCEEDED").select(
-        "person_id"
-    )
+    collected = ledger.collected_of_batch(batch["batch_id"])
     outcomes, classed = classify_results(instructions, rows, bank.codes, collected)
-    residents = ledger.residents(int(batch["period"]))
+    residents = ledger.residents_of_batch(batch["batch_id"])
     updates, transitions = _resident_updates(outcomes, residents, _policy(batch, ctx), ctx, sha)
     refunds = _refunds(outcomes, residents, instructions, ctx)
     with ledger.write() as w:

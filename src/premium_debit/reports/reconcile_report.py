@@ -28,18 +28,21 @@ def _people(ledger: Ledger, period: int | None) -> pl.DataFrame:
     )
 
 
-def overdue_rows(ledger: Ledger, as_of: date, days: int, period: int | None) -> pl.DataFrame:
+def overdue_rows(
+    ledger: Ledger, as_of: date, days: int, period: int | None, people: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Instructions awaiting a result more than ``days`` after their batch's business date."""
     cutoff = (as_of - timedelta(days=days)).isoformat()
-    instr = instruction_frame(ledger, period).filter(pl.col("status") == "AWAITING")
-    batches = ledger.batches(period).select("batch_id", "business_date")
+    instr = ledger.instructions(period=period, status="AWAITING")
+    batches = ledger.batches(period).select("batch_id", "bank_code", "business_date")
     late = instr.join(batches, on="batch_id").filter(pl.col("business_date") < cutoff)
-    return _exception_rows(late.with_columns(reason_code=pl.lit("OVERDUE_RESULT")), ledger, period)
+    if people is None:  # the residents are read only when something is overdue
+        people = _people(ledger, period) if late.height else _people(ledger, -1)
+    return _exception_rows(late.with_columns(reason_code=pl.lit("OVERDUE_RESULT")), people)
 
 
-def _exception_rows(frame: pl.DataFrame, ledger: Ledger, period: int | None) -> pl.DataFrame:
-    people = _people(ledger, period).drop("township")
-    out = frame.join(people, on="person_id", how="left")
+def _exception_rows(frame: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    out = frame.join(people.drop("township"), on="person_id", how="left")
     extra = [
         c for c in ("source_file", "source_line", "state", "code", "debited") if c in out.columns
     ]
@@ -75,6 +78,7 @@ def write_reconcile_outputs(
     """Write exception lists and summary.json of a reconcile run; return the summary."""
     accepted = [f for f in files if f.status == "accepted"]
     instr_all = instruction_frame(ledger, period)
+    people = _people(ledger, period)
     outcome_frames = [
         f.instructions.with_columns(source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code))
         for f in accepted
@@ -107,19 +111,18 @@ def write_reconcile_outputs(
     ).with_columns(
         reason_code="outcome", source_line="line", debited=yuan_expr(pl.col("debited_fen"))
     )
-    people = _people(ledger, period)
     failed = detail.filter(pl.col("status") == "FAILED").join(
         people.select("person_id", state="resident_state"), on="person_id", how="left"
     )
     write_exceptions(
         exc / "failed.csv",
-        _exception_rows(failed, ledger, period),
+        _exception_rows(failed, people),
         extra=("state", "code", "source_file", "source_line"),
     )
     review = detail.filter(pl.col("status") == "REVIEW")
     write_exceptions(
         exc / "review.csv",
-        _exception_rows(review, ledger, period),
+        _exception_rows(review, people),
         extra=("code", "debited", "source_file", "source_line"),
     )
     unexpected = [
@@ -161,7 +164,7 @@ def write_reconcile_outputs(
     refunds = refund_rows(ledger, period, run_id=run_id)
     if refunds.height:
         write_exceptions(exc / "refunds.csv", refunds, extra=("cause",))
-    overdue = overdue_rows(ledger, as_of, overdue_days, period)
+    overdue = overdue_rows(ledger, as_of, overdue_days, period, people)
     write_exceptions(exc / "overdue.csv", overdue)
 
     by_outcome = S.figures_by(outcomes, "outcome")
