@@ -100,13 +100,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     from premium_debit.pipeline.build import run_build
     from premium_debit.pipeline.outbox import restore_outbox
     from premium_debit.reports.console import print_build
+    from premium_debit.reports.progress import progress
 
     cfg, ctx = _session(args, "build")
     if args.dry_run:
         with Ledger(ctx.ws.ledger_path) as ledger:
             result = run_build(ctx, ledger, args.due, args.registry, args.paid or (), dry_run=True)
     else:
-        with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+        with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger, progress("build"):
             restore_outbox(ledger, ctx.ws, cfg)
             result = run_build(ctx, ledger, args.due, args.registry, args.paid or ())
     print_build(result.summary, result.report_dir, ctx.ws.outbox)
@@ -120,10 +121,11 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from premium_debit.pipeline.outbox import restore_outbox
     from premium_debit.pipeline.reconcile import run_reconcile
     from premium_debit.reports.console import print_reconcile
+    from premium_debit.reports.progress import progress
     from premium_debit.reports.reconcile_report import write_reconcile_outputs
 
     cfg, ctx = _session(args, "reconcile")
-    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger, progress("reconcile"):
         restore_outbox(ledger, ctx.ws, cfg)
         result = run_reconcile(ctx, ledger, args.files)
         report_dir = ctx.ws.reports / ctx.run_id
@@ -202,9 +204,10 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from premium_debit.ledger.lock import workdir_lock
     from premium_debit.ledger.store import Ledger
     from premium_debit.pipeline.nightly import run_nightly, write_nightly_outputs
+    from premium_debit.reports.progress import progress
 
     _cfg, ctx = _session(args, "nightly")
-    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger:
+    with workdir_lock(ctx.ws.root), Ledger(ctx.ws.ledger_path) as ledger, progress("nightly"):
         result = run_nightly(ctx, ledger)
         report_dir = write_nightly_outputs(ctx, ledger, result)
     print(
