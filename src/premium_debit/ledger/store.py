@@ -543,7 +543,9 @@ class LedgerWriter:
                 "result_sha256",
                 "result_line",
                 "instruction_id",
-            ).iter_rows(),
+            )
+            .sort("instruction_id")
+            .iter_rows(),
         )
 
     def add_results(self, frame: pl.DataFrame) -> None:
