@@ -129,7 +129,7 @@ _RESIDENT_SCHEMA = {
     "last_reason": pl.String,
     "state_since": pl.String,
 }
-_BATCH_SCHEMA = {
+BATCH_SCHEMA = {
     "batch_id": pl.String,
     "bank_code": pl.String,
     "period": pl.Int64,
@@ -335,14 +335,14 @@ class Ledger:
         cols = ", ".join(BATCH_COLUMNS)
         where, params = ("WHERE period = ?", [period]) if period is not None else ("", [])
         return self._frame(
-            f"SELECT {cols} FROM batches {where} ORDER BY batch_id", params, _BATCH_SCHEMA
+            f"SELECT {cols} FROM batches {where} ORDER BY batch_id", params, BATCH_SCHEMA
         )
 
     def batch(self, batch_id: str) -> dict[str, Any] | None:
         df = self._frame(
             f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches WHERE batch_id = ?",
             [batch_id],
-            _BATCH_SCHEMA,
+            BATCH_SCHEMA,
         )
         return df.row(0, named=True) if df.height else None
 

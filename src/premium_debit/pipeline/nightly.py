@@ -166,11 +166,7 @@ def _build_due(
     """
     due_ok: list[tuple[Path, bytes]] = []
     for path, data in arrived:
-        try:
-            read_input(path, "due", data=data)
-        except InputRefused as exc:
-            _move(ctx.ws, path, data, "", str(exc))
-            result.refused.append({"file": path.name, "reason": str(exc)})
+        if not _readable(ctx, path, data, "due", result):
             continue
         if registry is None:
             get_logger().warning("due_list_waiting_for_registry", file=path.name)
@@ -187,6 +183,17 @@ def _build_due(
             result.accepted.append(path.name)
 
 
+def _readable(ctx: RunContext, path: Path, data: bytes, kind: str, result: NightlyResult) -> bool:
+    """True when the file reads whole as ``kind``; otherwise it is quarantined and listed."""
+    try:
+        read_input(path, kind, data=data)
+    except InputRefused as exc:
+        _move(ctx.ws, path, data, "", str(exc))
+        result.refused.append({"file": path.name, "reason": str(exc)})
+        return False
+    return True
+
+
 def _sha(data: bytes) -> str:
     from premium_debit.workspace import sha256_bytes
 
@@ -196,11 +203,7 @@ def _sha(data: bytes) -> str:
 def _ingest_tabular(
     ctx: RunContext, ledger: Ledger, path: Path, data: bytes, kind: str, result: NightlyResult
 ) -> None:
-    try:
-        read_input(path, kind, data=data)
-    except InputRefused as exc:
-        _move(ctx.ws, path, data, "", str(exc))
-        result.refused.append({"file": path.name, "reason": str(exc)})
+    if not _readable(ctx, path, data, kind, result):
         return
     report_dir = ctx.ws.reports / ctx.run_id / f"paid-{path.stem}"
     result.steps.setdefault("paid", []).append(run_paid(ctx, ledger, [path], report_dir=report_dir))
@@ -215,11 +218,7 @@ def _newest_registry(
     else the newest accepted before (kept in the archive)."""
     chosen: Path | None = None
     for path, data in arrived:  # sorted by name; the last readable one wins
-        try:
-            read_input(path, "registry", data=data)
-        except InputRefused as exc:
-            _move(ctx.ws, path, data, "", str(exc))
-            result.refused.append({"file": path.name, "reason": str(exc)})
+        if not _readable(ctx, path, data, "registry", result):
             continue
         sha = _sha(data)
         ctx.ws.archive_bytes(path.name, data, sha)

@@ -17,7 +17,7 @@ from premium_debit.config import Config
 from premium_debit.errors import InternalError
 from premium_debit.formats.bankfile import RequestHeader, render_request
 from premium_debit.formats.layout import load_layout
-from premium_debit.ledger.store import Ledger
+from premium_debit.ledger.store import BATCH_SCHEMA, Ledger
 from premium_debit.logs import get_logger
 from premium_debit.pipeline.batches import request_file_name
 from premium_debit.pipeline.context import RunContext
@@ -85,7 +85,7 @@ def render_batches(
     rendered: dict[str, bytes] = {}
     rows: list[dict[str, Any]] = []
     if instructed.height == 0:
-        return pl.DataFrame(schema=_BATCH_SCHEMA), rendered
+        return pl.DataFrame(schema=BATCH_SCHEMA), rendered
     policy = json.dumps(ctx.cfg.retry.model_dump(), sort_keys=True)
     details = instructed.select(
         "batch_id",
@@ -121,22 +121,4 @@ def render_batches(
         batch["file_sha256"] = sha256_bytes(data)
         rendered[file_name] = data
         rows.append(batch)
-    return pl.DataFrame(rows, schema=_BATCH_SCHEMA).sort("batch_id"), rendered
-
-
-_BATCH_SCHEMA = {
-    "batch_id": pl.String,
-    "bank_code": pl.String,
-    "period": pl.Int64,
-    "business_date": pl.String,
-    "seq": pl.Int64,
-    "kind": pl.String,
-    "run_id": pl.String,
-    "count": pl.Int64,
-    "total_fen": pl.Int64,
-    "file_name": pl.String,
-    "encoding": pl.String,
-    "layout": pl.String,
-    "policy": pl.String,
-    "file_sha256": pl.String,
-}
+    return pl.DataFrame(rows, schema=BATCH_SCHEMA).sort("batch_id"), rendered
