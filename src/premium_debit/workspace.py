@@ -148,15 +148,16 @@ class Staging:
         self._staged = []
 
     @staticmethod
-    def sweep(root: Path) -> int:
-        """Remove temporary files a killed run left behind under ``root``."""
+    def sweep(root: Path, *, atomic_temps: bool = False) -> int:
+        """Remove staged files a killed run left behind under ``root`` (and, with
+        ``atomic_temps``, ``write_atomic``'s temporary files: only where no lock-free command
+        such as ``report`` may be writing at the same time)."""
         n = 0
-        for tmp in root.rglob(f"{Staging.PREFIX}*"):
-            tmp.unlink(missing_ok=True)
-            n += 1
-        for tmp in root.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            n += 1
+        patterns = [f"{Staging.PREFIX}*"] + ([".*.tmp"] if atomic_temps else [])
+        for pattern in patterns:
+            for tmp in root.rglob(pattern):
+                tmp.unlink(missing_ok=True)
+                n += 1
         return n
 
 

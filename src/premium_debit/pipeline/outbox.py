@@ -44,7 +44,7 @@ def restore_outbox(ledger: Ledger, ws: Workspace, cfg: Config) -> list[str]:
     """Render again every committed request file missing from the outbox whose batch has no
     result yet; returns the names restored."""
     restored: list[str] = []
-    Staging.sweep(ws.outbox)
+    Staging.sweep(ws.outbox, atomic_temps=True)  # the outbox is written under the lock only
     Staging.sweep(ws.reports)
     batches = ledger.batches()
     for batch in batches.iter_rows(named=True):  # one row per batch, not per resident
