@@ -519,6 +519,36 @@ class LedgerWriter:
             .iter_rows(),
         )
 
+    def change_states(
+        self, frame: pl.DataFrame, *, run_id: str, at: str, business_date: str
+    ) -> None:
+        """Residents' new states and, with each, its history row (SPEC §6.6): the one way a
+        command other than build changes a resident's state.
+
+        ``frame``: person_id, period, state, attempts, last_reason, and where known the cause:
+        file_sha256, source_line, instruction_id. The history row's reason is last_reason.
+        """
+        if frame.height == 0:
+            return
+        causes = {"file_sha256": pl.String, "source_line": pl.Int64, "instruction_id": pl.String}
+        full = frame.with_columns(
+            [pl.lit(None, dtype).alias(c) for c, dtype in causes.items() if c not in frame.columns]
+        ).with_columns(pl.col("last_reason").cast(pl.String))
+        self.set_resident_states(full.with_columns(state_since=pl.lit(business_date)))
+        self.add_transitions(
+            full.select(
+                "person_id",
+                "period",
+                "state",
+                "file_sha256",
+                "source_line",
+                "instruction_id",
+                reason="last_reason",
+                run_id=pl.lit(run_id),
+                at=pl.lit(at),
+            )
+        )
+
     def add_transitions(self, frame: pl.DataFrame) -> None:
         self._insert("transitions", TRANSITION_COLUMNS, frame)
 

@@ -150,30 +150,20 @@ def run_paid(
 
 def record_paid_effects(w: Any, moving: pl.DataFrame, double: pl.DataFrame, ctx: Any) -> None:
     """Move residents to PAID_ELSEWHERE and list double payments as refunds."""
-    if moving.height:
-        w.set_resident_states(
-            moving.select(
-                "person_id",
-                "period",
-                state=pl.lit("PAID_ELSEWHERE"),
-                attempts="attempts",
-                last_reason=pl.lit("PAID_ELSEWHERE"),
-                state_since=pl.lit(ctx.as_of_text),
-            )
-        )
-        w.add_transitions(
-            moving.select(
-                "person_id",
-                "period",
-                state=pl.lit("PAID_ELSEWHERE"),
-                reason=pl.lit("PAID_ELSEWHERE"),
-                run_id=pl.lit(ctx.run_id),
-                file_sha256="file_sha256",
-                source_line="source_line",
-                instruction_id=pl.lit(None, pl.String),
-                at=pl.lit(ctx.now_iso()),
-            )
-        )
+    w.change_states(
+        moving.select(
+            "person_id",
+            "period",
+            "attempts",
+            "file_sha256",
+            "source_line",
+            state=pl.lit("PAID_ELSEWHERE"),
+            last_reason=pl.lit("PAID_ELSEWHERE"),
+        ),
+        run_id=ctx.run_id,
+        at=ctx.now_iso(),
+        business_date=ctx.as_of_text,
+    )
     if double.height:
         w.add_refunds(
             double.select(

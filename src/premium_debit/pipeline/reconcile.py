@@ -103,8 +103,8 @@ def _resident_updates(
     max_attempts: int,
     ctx: RunContext,
     sha: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """New resident states after the batch's outcomes (SPEC §6, §7)."""
+) -> pl.DataFrame:
+    """New resident states after the batch's outcomes (SPEC §6, §7), with their causes."""
     j = outcomes.join(
         residents.select("person_id", "period", "state", "attempts"), on="person_id", how="inner"
     )
@@ -126,27 +126,18 @@ def _resident_updates(
         .then(None)
         .otherwise(pl.col("outcome")),
     )
-    changed = j.filter(pl.col("state") == "AWAITING_RESULT")
-    updates = changed.select(
+    # Only a resident still awaiting this result changes (one who paid elsewhere meanwhile keeps
+    # PAID_ELSEWHERE; a success is then a refund).
+    return j.filter(pl.col("state") == "AWAITING_RESULT").select(
         "person_id",
         "period",
+        "attempts",
+        "last_reason",
+        "instruction_id",
         state="new_state",
-        attempts="attempts",
-        last_reason="last_reason",
-        state_since=pl.lit(ctx.as_of_text),
-    )
-    transitions = changed.select(
-        "person_id",
-        "period",
-        state="new_state",
-        reason="last_reason",
-        run_id=pl.lit(ctx.run_id),
         file_sha256=pl.lit(sha),
         source_line="line",
-        instruction_id="instruction_id",
-        at=pl.lit(ctx.now_iso()),
     )
-    return updates, transitions
 
 
 def _record(
@@ -157,8 +148,7 @@ def _record(
     batch: dict[str, Any],
     outcomes: pl.DataFrame,
     rows: pl.DataFrame,
-    updates: pl.DataFrame,
-    transitions: pl.DataFrame,
+    changes: pl.DataFrame,
     refunds: pl.DataFrame,
     archived: str,
 ) -> None:
@@ -197,8 +187,7 @@ def _record(
             result_line="line",
         )
     )
-    w.set_resident_states(updates)
-    w.add_transitions(transitions)
+    w.change_states(changes, run_id=ctx.run_id, at=ctx.now_iso(), business_date=ctx.as_of_text)
     w.add_refunds(refunds)
 
 
@@ -234,7 +223,7 @@ def reconcile_file(
     collected = ledger.collected_of_batch(batch["batch_id"])
     outcomes, classed = classify_results(instructions, rows, bank.codes, collected)
     residents = ledger.residents_of_batch(batch["batch_id"])
-    updates, transitions = _resident_updates(outcomes, residents, _policy(batch, ctx), ctx, sha)
+    changes = _resident_updates(outcomes, residents, _policy(batch, ctx), ctx, sha)
     refunds = _refunds(outcomes, residents, instructions, ctx)
     with ledger.write() as w:
         _record(
@@ -245,8 +234,7 @@ def reconcile_file(
             batch,
             outcomes,
             classed,
-            updates,
-            transitions,
+            changes,
             refunds,
             str(archived),
         )

@@ -68,9 +68,8 @@ def run_resolve(
                 {
                     "instruction_id": [instruction_id],
                     "status": [status],
-                    "outcome": [
-                        inst["outcome"]
-                    ],  # the review class stays: it says why it was reviewed
+                    # The review class stays: it says why the instruction was reviewed.
+                    "outcome": [inst["outcome"]],
                     "debited_fen": [inst["amount_fen"] if decision == "succeeded" else 0],
                     "result_sha256": [inst["result_sha256"]],
                     "result_line": [inst["result_line"]],
@@ -78,37 +77,20 @@ def run_resolve(
             )
         )
         if residents.height and not keep:
-            w.set_resident_states(
+            w.change_states(
                 residents.select(
                     "person_id",
                     "period",
+                    "attempts",
                     state=pl.lit(new_state),
-                    attempts="attempts",
                     last_reason=pl.lit(
                         None if decision == "succeeded" else inst["outcome"], pl.String
                     ),
-                    state_since=pl.lit(ctx.as_of_text),
-                )
-            )
-            w.add_transitions(
-                pl.DataFrame(
-                    {
-                        "person_id": [person],
-                        "period": [period],
-                        "state": [new_state],
-                        "reason": [None if decision == "succeeded" else inst["outcome"]],
-                        "run_id": [ctx.run_id],
-                        "file_sha256": [None],
-                        "source_line": [None],
-                        "instruction_id": [instruction_id],
-                        "at": [now],
-                    },
-                    schema_overrides={
-                        "file_sha256": pl.String,
-                        "source_line": pl.Int64,
-                        "reason": pl.String,
-                    },
-                )
+                    instruction_id=pl.lit(instruction_id),
+                ),
+                run_id=ctx.run_id,
+                at=now,
+                business_date=ctx.as_of_text,
             )
         if refund:
             w.add_refunds(

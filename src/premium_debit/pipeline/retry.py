@@ -138,28 +138,18 @@ def run_retry(
                 w.add_run(ctx.run_id, ctx.command, ctx.as_of_text, now)
                 w.add_batches(batch_rows)
                 w.add_instructions(instruction_rows(instructed, ctx))
-                w.set_resident_states(
+                w.change_states(
                     instructed.select(
                         "person_id",
                         "period",
+                        "instruction_id",
                         state=pl.lit("AWAITING_RESULT"),
                         attempts="attempt",
                         last_reason=pl.lit(None, pl.String),
-                        state_since=pl.lit(ctx.as_of_text),
-                    )
-                )
-                w.add_transitions(
-                    instructed.select(
-                        "person_id",
-                        "period",
-                        state=pl.lit("AWAITING_RESULT"),
-                        reason=pl.lit(None, pl.String),
-                        run_id=pl.lit(ctx.run_id),
-                        file_sha256=pl.lit(None, pl.String),
-                        source_line=pl.lit(None, pl.Int64),
-                        instruction_id="instruction_id",
-                        at=pl.lit(now),
-                    )
+                    ),
+                    run_id=ctx.run_id,
+                    at=now,
+                    business_date=ctx.as_of_text,
                 )
     log.info(
         "step_finished",
