@@ -203,16 +203,23 @@ def parse_config(data: dict[str, Any], *, source: str, base_dir: Path) -> Config
 
 def load_config(path: Path) -> Config:
     """Read and validate the TOML file at ``path``."""
+    data = read_toml(
+        path,
+        what="configuration",
+        missing="configuration not found (create one with `premium-debit init DIR`)",
+    )
+    return parse_config(data, source=str(path), base_dir=path.parent)
+
+
+def read_toml(path: Path, *, what: str, missing: str) -> dict[str, Any]:
+    """A TOML file as a dict; any problem is a one-line ``ConfigError`` naming the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: configuration not found (create one with `premium-debit init DIR`)"
-        ) from None
+        raise ConfigError(f"{path}: {missing}") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, source=str(path), base_dir=path.parent)

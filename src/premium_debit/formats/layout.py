@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from premium_debit.config import read_toml
 from premium_debit.errors import ConfigError
 from premium_debit.model.reasons import OUTCOME_CODES
 
@@ -304,17 +305,10 @@ def load_layout(fmt: str, base_dir: Path) -> Layout:
     path = Path(fmt)
     if not path.is_absolute():
         path = base_dir / path
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: format description not found (a bank's format is"
-            f" {' or '.join(BUILTIN_LAYOUTS)} or the path of a layout TOML file)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read format description: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(
+        path,
+        what="format description",
+        missing=f"format description not found (a bank's format is"
+        f" {' or '.join(BUILTIN_LAYOUTS)} or the path of a layout TOML file)",
+    )
     return parse_layout(data, source=str(path))
