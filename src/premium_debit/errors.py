@@ -44,11 +44,14 @@ class InputRefused(PremiumDebitError):
         *,
         line: int | None = None,
         field: str | None = None,
+        details: list[str] | None = None,
     ) -> None:
         self.file = str(file)
         self.problem = problem
         self.line = line
         self.field = field
+        # Every problem found, one line each, when the file had more than the one in the message.
+        self.details = details or []
         where = self.file
         if line is not None:
             where += f": line {line}"

@@ -190,6 +190,21 @@ class Campaign:
         return str(self.cases().filter(pl.col("case") == case)["person_id"][0])
 
 
+def checkout_env() -> dict[str, str]:
+    """Environment for subprocesses that must run this checkout's code, not whatever an
+    editable install elsewhere points at."""
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    return checkout_env()
+
+
 @pytest.fixture
 def campaign(tmp_path: Path) -> Campaign:
     root = tmp_path / "campaign"

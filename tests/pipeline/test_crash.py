@@ -38,15 +38,18 @@ def _outbox_matches_ledger(campaign: Any) -> list[str]:
 
 
 class Killer:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, env: dict[str, str]) -> None:
         self.rng = rng
+        self.env = env
         self.kills = 0
         self.missed = 0
         self.by_command: dict[str, int] = {}
 
     def run_and_kill(self, campaign: Any, args: list[str], span: float) -> None:
         cmd = [sys.executable, "-m", "premium_debit", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env
+        )
         time.sleep(self.rng.uniform(0.0, span))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -62,11 +65,13 @@ def _args(campaign: Any, command: str, *rest: str | Path, as_of: str = "2026-11-
     return [command, "--config", str(campaign.config), "--as-of", as_of, *map(str, rest)]
 
 
-def test_crash__sigkill_anywhere_keeps_invariants(campaign: Any, request: Any) -> None:
+def test_crash__sigkill_anywhere_keeps_invariants(
+    campaign: Any, request: Any, subprocess_env: dict[str, str]
+) -> None:
     """At least 30 SIGKILLs across build, reconcile and nightly; after each, and after running
     the command again, every invariant holds and the outbox equals the ledger."""
     rng = random.Random(SEED)
-    killer = Killer(rng)
+    killer = Killer(rng, subprocess_env)
     base = campaign.root
     rounds = 0
     while killer.kills < MIN_KILLS and rounds < 40:

@@ -79,7 +79,7 @@ def test_nightly__results_then_retry_then_new_due_list(campaign: Any) -> None:
     assert campaign.broken() == []
 
 
-def _hold_lock(workdir: Path) -> subprocess.Popen[bytes]:
+def _hold_lock(workdir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -88,16 +88,18 @@ def _hold_lock(workdir: Path) -> subprocess.Popen[bytes]:
         "    print('held', flush=True)\n"
         "    time.sleep(30)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"held"
     return proc
 
 
-def test_nightly__held_lock_exits_75_at_once(campaign: Any, capsys: Any) -> None:
+def test_nightly__held_lock_exits_75_at_once(
+    campaign: Any, capsys: Any, subprocess_env: dict[str, str]
+) -> None:
     """While another run holds the lock, nightly exits 75 at once with one clear line."""
     campaign.workdir.mkdir(parents=True)
-    holder = _hold_lock(campaign.workdir)
+    holder = _hold_lock(campaign.workdir, subprocess_env)
     try:
         started = time.monotonic()
         capsys.readouterr()
@@ -114,7 +116,9 @@ def test_nightly__held_lock_exits_75_at_once(campaign: Any, capsys: Any) -> None
     assert campaign.cli("nightly") == 0  # the kernel released the killed holder's lock
 
 
-def test_nightly__concurrent_runs_never_overlap(campaign: Any) -> None:
+def test_nightly__concurrent_runs_never_overlap(
+    campaign: Any, subprocess_env: dict[str, str]
+) -> None:
     """Two nightly processes started together: never both inside the lock at once."""
     _drop(campaign, *campaign.due, campaign.registry, campaign.paid)
     cmd = [
@@ -128,7 +132,8 @@ def test_nightly__concurrent_runs_never_overlap(campaign: Any) -> None:
         "2026-11-29",
     ]
     procs = [
-        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=subprocess_env)
+        for _ in range(2)
     ]
     codes = sorted(p.communicate(timeout=120) and p.returncode for p in procs)
     assert codes in ([0, 0], [0, 75])

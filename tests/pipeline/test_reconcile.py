@@ -353,3 +353,39 @@ def test_resolve__second_success_settled_failed_keeps_resident_collected(campaig
         == 0
     )
     assert campaign.resident(pid)["state"] == "COLLECTED"
+
+
+def test_reconcile__reason_file_lists_every_problem(campaign: Any) -> None:
+    """A refused file's .reason.txt lists every problem found, each with its line."""
+    from datetime import date
+
+    from premium_debit.config import load_config
+    from premium_debit.formats.bankfile import ResultHeader, parse_request, render_result
+    from premium_debit.pipeline.profiles import bank_profiles
+
+    assert campaign.build() == 0
+    bank = bank_profiles(load_config(campaign.config))["NBCB"]
+    req = campaign.workdir / "outbox" / "NBCB" / "NBCB_2027NBCB2026112901.req"
+    rows = parse_request(bank.layout, bank.encoding, req.read_bytes(), req.name).details
+    details = rows.select("seq", "instruction_id", "account_no", "amount_fen").with_columns(
+        debited_fen=pl.col("amount_fen"),
+        code=pl.lit("0000"),
+        message=pl.lit("成功"),
+        bank_ref=pl.lit("R1"),
+    )
+    data = render_result(
+        bank.layout,
+        bank.encoding,
+        ResultHeader("2027NBCB2026112901", "NBCB", date(2026, 11, 30)),
+        details,
+        bank.success_codes,
+        overrides={"header.count": 9, "trailer.total_fen": 1},
+    )
+    bad = campaign.root / "NBCB_2027NBCB2026112901.ret"
+    bad.write_bytes(data)
+    assert campaign.cli("reconcile", bad, as_of="2026-11-30") == 65
+    (reason,) = (campaign.workdir / "quarantine").glob("*.reason.txt")
+    lines = reason.read_text("utf-8").splitlines()
+    assert "more problem" in lines[0]
+    assert any("line 1" in x and "count" in x for x in lines[1:])
+    assert any("line 6" in x and "total" in x for x in lines[1:])

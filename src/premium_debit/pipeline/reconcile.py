@@ -77,7 +77,13 @@ def check_result_file(
         first = parsed.problems[0]
         n = len(parsed.problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
-        raise InputRefused(name, f"{first.message}{more}", line=first.line, field=first.field)
+        raise InputRefused(
+            name,
+            f"{first.message}{more}",
+            line=first.line,
+            field=first.field,
+            details=[str(p) for p in parsed.problems],
+        )
     header_batch = str(parsed.header.get("batch_id"))
     batch = ledger.batch(header_batch)
     if batch is None:
@@ -216,8 +222,9 @@ def reconcile_file(
     try:
         bank, batch, rows = check_result_file(name, data, ledger, banks)
     except InputRefused as exc:
-        ctx.ws.quarantine_bytes(name, data, str(exc))
-        log.warning("result_refused", file=name, reason=str(exc))
+        # The reason file lists every problem found, the console the first and a count.
+        ctx.ws.quarantine_bytes(name, data, "\n".join([str(exc), *exc.details]))
+        log.warning("result_refused", file=name, reason=str(exc), problems=exc.details[:100])
         return FileOutcome(name, "refused", str(exc), sha)
     instructions = ledger.instructions(batch_id=batch["batch_id"])
     collected = ledger.collected_of_batch(batch["batch_id"])

@@ -47,6 +47,11 @@ def print_reconcile(summary: dict[str, Any], report_dir: Path) -> None:
         print(f"  {'outcome':<24}{'records':>9}  {'yuan':>16}")
         for code, fig in summary["outcomes"].items():
             print(f"  {code:<24}{_fig(fig)}  {REASONS[code].zh}")
+    if summary.get("unexpected", {}).get("count"):
+        print(
+            f"  unexpected rows (never instructed, see unexpected.csv): "
+            f"{summary['unexpected']['count']:,}"
+        )
     for name in files["replayed"]:
         print(f"  replayed (already accepted, nothing changed): {name}")
     inst = summary["instructions"]
