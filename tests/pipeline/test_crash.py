@@ -66,7 +66,7 @@ def _args(campaign: Any, command: str, *rest: str | Path, as_of: str = "2026-11-
 
 
 def test_crash__sigkill_anywhere_keeps_invariants(
-    campaign: Any, request: Any, subprocess_env: dict[str, str]
+    campaign: Any, record_property: Any, subprocess_env: dict[str, str]
 ) -> None:
     """At least 30 SIGKILLs across build, reconcile and nightly; after each, and after running
     the command again, every invariant holds and the outbox equals the ledger."""
@@ -114,9 +114,7 @@ def test_crash__sigkill_anywhere_keeps_invariants(
         f"crash test: {killer.kills} SIGKILLs ({killer.by_command}), {killer.missed} runs "
         f"finished before their kill, {rounds} rounds: every invariant held"
     )
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(report)
+    record_property("summary", report)
     assert killer.kills >= MIN_KILLS, report
     assert all(killer.by_command.get(c, 0) >= 5 for c in ("build", "reconcile", "nightly")), report
     assert pl is not None
