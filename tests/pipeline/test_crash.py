@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 SEED = 20261129
 MIN_KILLS = 30
 
@@ -117,4 +115,3 @@ def test_crash__sigkill_anywhere_keeps_invariants(
     record_property("summary", report)
     assert killer.kills >= MIN_KILLS, report
     assert all(killer.by_command.get(c, 0) >= 5 for c in ("build", "reconcile", "nightly")), report
-    assert pl is not None
