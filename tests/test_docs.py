@@ -162,7 +162,11 @@ def test_docs__layout_example_loads_and_round_trips() -> None:
     """The example layout of bank-formats.md loads, and a request it renders reads back exactly."""
     layout = parse_layout(tomllib.loads(_layout_example()), source="bank-formats.md")
     assert (layout.name, layout.kind, layout.amount_unit, layout.name_width) == (
-        "fhrc-2027", "fixed", "fen", 60)  # fmt: skip
+        "fhrc-2027",
+        "fixed",
+        "fen",
+        60,
+    )
     assert (layout.request.record_length, layout.result.record_length) == (150, 180)
     assert sorted(layout.codes.values()) == sorted(OUTCOME_CODES)
     details = pl.DataFrame(
@@ -179,9 +183,12 @@ def test_docs__layout_example_loads_and_round_trips() -> None:
     data = render_request(layout, "gbk", header, details)
     assert [len(line) for line in data.split(b"\r\n")] == [150, 150, 150, 0]
     assert data.split(b"\r\n")[1] == (
-        b"D2027FHRC20261129010000016213360000000000908" + "周杰".encode("gbk") + b" " * 56
-        + b"0000000000054000330283198001010097" + b" " * 12
-    )  # fmt: skip
+        b"D2027FHRC20261129010000016213360000000000908"
+        + "周杰".encode("gbk")
+        + b" " * 56
+        + b"0000000000054000330283198001010097"
+        + b" " * 12
+    )
     parsed = parse_request(layout, "gbk", data, "FHRC_2027FHRC2026112901.req")
     assert parsed.problems == []
     assert parsed.details.drop("line", "seq").rows() == details.drop("seq").rows()

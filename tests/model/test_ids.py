@@ -70,9 +70,15 @@ def test_person_id__valid_and_corrupted_agree_with_oracle(
 
 def test_person_id__edges() -> None:
     """Province codes, impossible and future birth dates, and the X check character."""
-    cases = ["11010519491231002X", "11010519491231002x", "99010519491231002X",
-             "110105" + (AS_OF + timedelta(days=1)).strftime("%Y%m%d") + "0010",
-             "110105190002290010", "110105200002290010", "110105189912310010"]  # fmt: skip
+    cases = [
+        "11010519491231002X",
+        "11010519491231002x",
+        "99010519491231002X",
+        "110105" + (AS_OF + timedelta(days=1)).strftime("%Y%m%d") + "0010",
+        "110105190002290010",
+        "110105200002290010",
+        "110105189912310010",
+    ]
     _check(cases, person_id_valid(pl.col("v"), AS_OF).alias("v"), _oracle_id)
 
 
@@ -124,13 +130,17 @@ def test_money__fen_exact_like_decimal(texts: list[str]) -> None:
 
 def test_money__issue_examples_rejected() -> None:
     """The issue's examples: 540.001, -5.00, 54O.00 and 1e3 are not amounts."""
-    _check(["540.001", "-5.00", "54O.00", "1e3", "540.1", "0"], fen_expr(pl.col("v")).alias("v"),
-           _oracle_fen)  # fmt: skip
+    _check(
+        ["540.001", "-5.00", "54O.00", "1e3", "540.1", "0"],
+        fen_expr(pl.col("v")).alias("v"),
+        _oracle_fen,
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1,
-               max_size=12))  # fmt: skip
+@given(
+    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
+)
 def test_names__fullwidth_folds_to_halfwidth(text: str) -> None:
     """A name typed in full-width ASCII normalises to the same name typed half-width."""
     full = "".join(chr(ord(c) + 0xFEE0) for c in text)

@@ -42,8 +42,10 @@ def test_config__unknown_key_is_one_line_naming_it(campaign: Any, capsys: Any) -
 def test_config__bad_values_name_their_key(campaign: Any, capsys: Any) -> None:
     """An unknown encoding and a bad bank code are refused with their key (exit 78)."""
     original = campaign.config.read_text("utf-8")
-    for old, new, key in (('encoding = "gbk"', 'encoding = "gbx"', "banks[2].encoding"),
-                          ('code = "ICBC"', 'code = "icbc"', "banks[1].code")):  # fmt: skip
+    for old, new, key in (
+        ('encoding = "gbk"', 'encoding = "gbx"', "banks[2].encoding"),
+        ('code = "ICBC"', 'code = "icbc"', "banks[1].code"),
+    ):
         campaign.config.write_text(original.replace(old, new), "utf-8")
         capsys.readouterr()
         assert campaign.cli("export", "--out", campaign.root / "x.csv") == 78
@@ -91,8 +93,10 @@ def test_io__transient_read_error_is_retried(campaign: Any, monkeypatch: Any) ->
 def test_io__missing_file_is_not_retried(campaign: Any, capsys: Any) -> None:
     """A missing input is bad input, not a transient failure: exit 65 at once, no retries."""
     capsys.readouterr()
-    assert campaign.cli("build", "--due", campaign.root / "nope.csv", "--registry",
-                        campaign.registry) == 65  # fmt: skip
+    assert (
+        campaign.cli("build", "--due", campaign.root / "nope.csv", "--registry", campaign.registry)
+        == 65
+    )
     assert "nope.csv: file not found" in capsys.readouterr().err
     logs = "".join(p.read_text("utf-8") for p in (campaign.workdir / "logs").glob("*.jsonl"))
     assert '"io_retry"' not in logs
@@ -106,8 +110,9 @@ def test_ledger__busy_writer_exits_75_after_retries(
     from premium_debit.ledger import store
 
     assert campaign.build() == 0
-    monkeypatch.setattr(store.Ledger.__init__, "__kwdefaults__",
-                        {"busy_timeout_ms": 10, "begin_attempts": 3})  # fmt: skip
+    monkeypatch.setattr(
+        store.Ledger.__init__, "__kwdefaults__", {"busy_timeout_ms": 10, "begin_attempts": 3}
+    )
     other = sqlite3.connect(campaign.workdir / "ledger.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:

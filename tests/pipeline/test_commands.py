@@ -21,8 +21,9 @@ def test_simulate_bank__answers_the_outbox_and_faults_are_refused(campaign: Any)
     assert sorted(p.name for p in sound.iterdir()) == sorted(
         p.name.replace(".req", ".ret") for p in requests
     )
-    assert campaign.cli("simulate-bank", requests[0], "--out", faulty, "--fault",
-                        "header_count") == 0  # fmt: skip
+    assert (
+        campaign.cli("simulate-bank", requests[0], "--out", faulty, "--fault", "header_count") == 0
+    )
     (bad,) = faulty.iterdir()
     assert campaign.cli("reconcile", bad, as_of="2026-11-30") == 65
     assert campaign.cli("reconcile", *sorted(sound.iterdir()), as_of="2026-11-30") == 0
@@ -74,13 +75,28 @@ def test_export__one_row_per_resident_in_spec_format(campaign: Any) -> None:
     raw = campaign.export()
     assert raw.startswith(b"\xef\xbb\xbf")
     frame = pl.read_csv(raw[3:], infer_schema=False)
-    assert frame.columns == ["person_id", "period", "township", "state", "amount_due",
-                             "amount_collected", "attempts", "last_reason"]  # fmt: skip
+    assert frame.columns == [
+        "person_id",
+        "period",
+        "township",
+        "state",
+        "amount_due",
+        "amount_collected",
+        "attempts",
+        "last_reason",
+    ]
     assert frame["person_id"].to_list() == sorted(frame["person_id"].to_list())
     row = frame.filter(pl.col("person_id") == campaign.pid("ok_icbc_1")).row(0, named=True)
-    assert row == {"person_id": campaign.pid("ok_icbc_1"), "period": "2027", "township": "溪口镇",
-                   "state": "FAILED", "amount_due": "1080.50", "amount_collected": "0.00",
-                   "attempts": "1", "last_reason": "ACCOUNT_FROZEN"}  # fmt: skip
+    assert row == {
+        "person_id": campaign.pid("ok_icbc_1"),
+        "period": "2027",
+        "township": "溪口镇",
+        "state": "FAILED",
+        "amount_due": "1080.50",
+        "amount_collected": "0.00",
+        "attempts": "1",
+        "last_reason": "ACCOUNT_FROZEN",
+    }
     collected = frame.filter(pl.col("state") == "COLLECTED")
     assert (collected["amount_collected"] == collected["amount_due"]).all()
 

@@ -25,7 +25,7 @@ def test_result_fixtures__every_row_level_condition_is_present() -> None:
                 "partial_debit",
                 "unexpected_row",
                 "unknown_code",
-            ]  # fmt: skip
+            ]
         )
         == CONDITIONS
     )

@@ -30,8 +30,21 @@ def test_scale__million_residents_conserve_and_never_double_debit(tmp_path: Path
     files = generate_campaign(tmp_path / "inputs", residents=RESIDENTS, seed=11)
     common = ["--config", str(config)]
     due = [str(p) for p in files.due]
-    assert main(["build", *common, "--as-of", "2026-11-29", "--due", *due,
-                 "--registry", str(files.registry)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "build",
+                *common,
+                "--as-of",
+                "2026-11-29",
+                "--due",
+                *due,
+                "--registry",
+                str(files.registry),
+            ]
+        )
+        == 0
+    )
     work = load_config(config).workdir
     (build_report,) = [p for p in (work / "reports").iterdir() if "-build-" in p.name]
     summary = json.loads((build_report / "summary.json").read_text("utf-8"))
