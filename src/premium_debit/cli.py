@@ -247,7 +247,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from premium_debit.reports.report import print_report, run_report
 
     _cfg, ctx = _session(args, "report")
-    with Ledger(ctx.ws.ledger_path) as ledger, progress("report"):
+    with Ledger(ctx.ws.ledger_path) as ledger, ledger.snapshot(), progress("report"):
         summary, report_dir = run_report(ctx, ledger, args.period)
     print_report(summary, report_dir)
     return EXIT_OK
@@ -258,7 +258,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from premium_debit.reports.export import write_export
 
     _cfg, ctx = _session(args, "export")
-    with Ledger(ctx.ws.ledger_path) as ledger:
+    with Ledger(ctx.ws.ledger_path) as ledger, ledger.snapshot():
         n = write_export(ledger, args.out, args.period)
     print(f"exported {n} residents to {args.out}")
     return EXIT_OK

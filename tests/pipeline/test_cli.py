@@ -126,3 +126,20 @@ def test_ledger__busy_writer_exits_75_after_retries(
     logs = "".join(p.read_text("utf-8") for p in (campaign.workdir / "logs").glob("*.jsonl"))
     assert logs.count('"ledger_busy"') == 2
     assert campaign.cli("reconcile", *files, as_of="2026-11-30") == 0
+
+
+def test_ledger__snapshot_sees_one_state_while_another_process_commits(campaign: Any) -> None:
+    """Inside a snapshot, a commit by another connection is not seen; after it, it is."""
+    assert campaign.build() == 0
+    other = sqlite3.connect(campaign.workdir / "ledger.sqlite", isolation_level=None)
+    try:
+        with campaign.ledger() as ledger:
+            with ledger.snapshot():
+                before = ledger.scalar("SELECT COUNT(*) FROM runs")
+                other.execute(
+                    "INSERT INTO runs VALUES ('x', 'test', '2026-11-29', '2026-11-29T00:00:00')"
+                )
+                assert ledger.scalar("SELECT COUNT(*) FROM runs") == before
+            assert ledger.scalar("SELECT COUNT(*) FROM runs") == before + 1
+    finally:
+        other.close()

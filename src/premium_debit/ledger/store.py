@@ -258,6 +258,19 @@ class Ledger:
         finally:
             self._in_write = False
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the ledger (one WAL read transaction),
+        even while another process commits: for lock-free readers such as report and export."""
+        if self._in_write:
+            yield
+            return
+        self._db.execute("BEGIN")  # deferred: the snapshot is taken at the first read
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
     # -- reads -------------------------------------------------------------------------------
 
     def _frame(
