@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from premium_debit.model.money import yuan_text
 from premium_debit.model.reasons import REASONS
 
@@ -81,7 +83,22 @@ def print_retry(summary: dict[str, Any], candidates: Any, *, list_all: bool) -> 
         print(f"  bank {code}: {bank['instructed']['count']:,} in {', '.join(bank['batches'])}")
     if list_all and candidates.height:
         print(f"  {'person_id':<20}{'attempt':>8}  {'decision':<16}{'eligible from':<14}")
-        for row in candidates.iter_rows(named=True):  # the operator asked for the full list
-            decision = row["held"] or "RETRY"
-            pid = row["person_id"][:6] + "********" + row["person_id"][-4:]
-            print(f"  {pid:<20}{row['attempt']:>8}  {decision:<16}{row['eligible_from'] or '':<14}")
+        lines = candidates.select(
+            pl.concat_str(
+                [
+                    pl.lit("  "),
+                    pl.concat_str(
+                        [
+                            pl.col("person_id").str.head(6),
+                            pl.lit("********"),
+                            pl.col("person_id").str.tail(4),
+                        ]
+                    ).str.pad_end(20),
+                    pl.col("attempt").cast(pl.String).str.pad_start(8),
+                    pl.lit("  "),
+                    pl.col("held").fill_null("RETRY").str.pad_end(16),
+                    pl.col("eligible_from").fill_null(""),
+                ]
+            )
+        ).to_series()
+        print("\n".join(lines.to_list()))
