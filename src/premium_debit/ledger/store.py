@@ -392,6 +392,23 @@ class Ledger:
             _INSTRUCTION_SCHEMA,
         )
 
+    def instruction_tally(self, period: int | None = None) -> pl.DataFrame:
+        """Instructions counted by bank, township and status: count and fen."""
+        where, params = ("WHERE i.period = ?", [period]) if period is not None else ("", [])
+        return self._frame(
+            "SELECT b.bank_code, i.township, i.status, COUNT(*), SUM(i.amount_fen) "
+            f"FROM instructions i JOIN batches b ON b.batch_id = i.batch_id {where} "
+            "GROUP BY b.bank_code, i.township, i.status ORDER BY 1, 2, 3",
+            params,
+            {
+                "bank_code": pl.String,
+                "township": pl.String,
+                "status": pl.String,
+                "count": pl.Int64,
+                "amount_fen": pl.Int64,
+            },
+        )
+
     def instruction(self, instruction_id: str) -> dict[str, Any] | None:
         df = self._frame(
             f"SELECT {', '.join(_INSTRUCTION_SCHEMA)} FROM instructions WHERE instruction_id = ?",

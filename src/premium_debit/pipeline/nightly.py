@@ -246,7 +246,7 @@ def _newest_registry(
 def write_nightly_outputs(ctx: RunContext, ledger: Ledger, result: NightlyResult) -> Path:
     """The night's own summary.json and overdue.csv (written every night, results or not)."""
     from premium_debit.reports import summary as S
-    from premium_debit.reports.conservation import instruction_checks, instruction_frame
+    from premium_debit.reports.conservation import instruction_checks, ledger_tally
     from premium_debit.reports.exceptions import write_exceptions
     from premium_debit.reports.reconcile_report import overdue_rows
 
@@ -265,7 +265,7 @@ def write_nightly_outputs(ctx: RunContext, ledger: Ledger, result: NightlyResult
         },
         "steps": {k: (v if isinstance(v, dict) else {"runs": v}) for k, v in result.steps.items()},
         "overdue": {"count": overdue.height},
-        "conservation": S.conservation(instruction_checks(instruction_frame(ledger, ctx.period))),
+        "conservation": S.conservation(instruction_checks(ledger_tally(ledger, ctx.period))),
     }
     S.write_summary(report_dir / "summary.json", summary)
     return report_dir

@@ -262,7 +262,15 @@ def reconcile_file(
         batch["batch_id"],
         bank.code,
         outcomes.join(
-            instructions.select("instruction_id", "township", "amount_fen", "attempt"),
+            instructions.select(
+                "instruction_id",
+                "township",
+                "amount_fen",
+                "attempt",
+                "batch_id",
+                "account_no",
+                "period",
+            ),
             on="instruction_id",
             how="left",
         ),

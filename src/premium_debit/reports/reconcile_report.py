@@ -17,7 +17,7 @@ from premium_debit.reports import summary as S
 from premium_debit.reports.conservation import (
     instruction_checks,
     instruction_figures,
-    instruction_frame,
+    ledger_tally,
 )
 from premium_debit.reports.exceptions import write_exceptions
 
@@ -77,7 +77,7 @@ def write_reconcile_outputs(
 ) -> dict[str, Any]:
     """Write exception lists and summary.json of a reconcile run; return the summary."""
     accepted = [f for f in files if f.status == "accepted"]
-    instr_all = instruction_frame(ledger, period)
+    counted = ledger_tally(ledger, period)
     people = _people(ledger, period)
     outcome_frames = [
         f.instructions.with_columns(source_file=pl.lit(f.file), bank_code=pl.lit(f.bank_code))
@@ -99,16 +99,15 @@ def write_reconcile_outputs(
                 "township": pl.String,
                 "amount_fen": pl.Int64,
                 "attempt": pl.Int64,
+                "batch_id": pl.String,
+                "account_no": pl.String,
+                "period": pl.Int64,
                 "source_file": pl.String,
                 "bank_code": pl.String,
             }
         )
     )
-    detail = outcomes.join(
-        instr_all.select("instruction_id", "batch_id", "account_no", "period"),
-        on="instruction_id",
-        how="left",
-    ).with_columns(
+    detail = outcomes.with_columns(
         reason_code="outcome", source_line="line", debited=yuan_expr(pl.col("debited_fen"))
     )
     failed = detail.filter(pl.col("status") == "FAILED").join(
@@ -179,7 +178,11 @@ def write_reconcile_outputs(
         b["batches"].append(f.batch_id)
     for code, bank in banks.items():
         bank["outcomes"] = S.figures_by(outcomes.filter(pl.col("bank_code") == code), "outcome")
-        bank["instructed"] = S.total(instr_all.filter(pl.col("bank_code") == code))
+        bank["instructed"] = S.figure(
+            *counted.filter(pl.col("bank_code") == code)
+            .select(pl.col("count").sum(), pl.col("amount_fen").sum())
+            .row(0)
+        )
     summary = {
         "command": command,
         "run_id": run_id,
@@ -189,7 +192,7 @@ def write_reconcile_outputs(
         "unexpected": S.total(un),
         "townships": townships,
         "banks": banks,
-        "instructions": instruction_figures(instr_all),
+        "instructions": instruction_figures(counted),
         "refunds": S.total(ledger.refunds(period).filter(pl.col("run_id") == run_id)),
         "overdue": {"count": overdue.height},
         "files": {
@@ -199,7 +202,7 @@ def write_reconcile_outputs(
             ],
             "replayed": [f.file for f in files if f.status == "replayed"],
         },
-        "conservation": S.conservation(instruction_checks(instr_all)),
+        "conservation": S.conservation(instruction_checks(counted)),
     }
     S.write_summary(report_dir / "summary.json", summary)
     return summary

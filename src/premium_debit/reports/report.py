@@ -16,7 +16,7 @@ from premium_debit.logs import get_logger
 from premium_debit.model.money import yuan_text
 from premium_debit.pipeline.context import RunContext
 from premium_debit.reports import summary as S
-from premium_debit.reports.conservation import instruction_checks, instruction_frame
+from premium_debit.reports.conservation import instruction_checks, instruction_frame, tally
 from premium_debit.reports.exceptions import write_exceptions
 from premium_debit.reports.figures import (
     ReportFigures,
@@ -66,7 +66,7 @@ def build_summary(ctx: RunContext, figs: ReportFigures, inputs: ReportInputs) ->
         "period": figs.period,
         **sections,
         "files": {"report": REPORT_XLSX, "overdue": OVERDUE_CSV},
-        "conservation": S.conservation(instruction_checks(inputs.instructions)),
+        "conservation": S.conservation(instruction_checks(tally(inputs.instructions))),
     }
 
 
