@@ -645,7 +645,3 @@ def _split_sql(script: str) -> list[str]:
             buf = []
             in_trigger = False
     return statements
-
-
-def open_ledger(workdir: Path) -> Ledger:
-    return Ledger(workdir / "ledger.sqlite")

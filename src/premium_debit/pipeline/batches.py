@@ -82,7 +82,3 @@ def assign_batches(
 
 def request_file_name(bank_code: str, batch_id: str) -> str:
     return f"{bank_code}_{batch_id}.req"
-
-
-def result_file_name(bank_code: str, batch_id: str) -> str:
-    return f"{bank_code}_{batch_id}.ret"
