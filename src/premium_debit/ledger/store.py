@@ -170,6 +170,9 @@ class Ledger:
             raise
         # Durability at commit: a committed command survives power loss.
         self._db.execute("PRAGMA synchronous = FULL")
+        # 64 MB of page cache: index inserts in random key order (person_id of a million new
+        # instructions) thrash the 2 MB default; measured 17.6 s → 10.8 s at 1M rows.
+        self._db.execute("PRAGMA cache_size = -65536")
         self._in_write = False
         self._migrate()
 
