@@ -22,6 +22,7 @@ from premium_debit.errors import (
     ConfigError,
     PremiumDebitError,
 )
+from premium_debit.simulate.names import FAULTS, PROFILE_NAMES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -273,25 +274,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------
 
 
-# The simulator's names, listed here so `--help` shows them without importing numpy.
-_SIM_PROFILES = ["pilot", "all_success", "all_insufficient", "recovering"]
-_SIM_FAULTS = [
-    "missing_row",
-    "unexpected_row",
-    "duplicate_row",
-    "amount_mismatch",
-    "account_mismatch",
-    "partial_debit",
-    "unknown_code",
-    "header_count",
-    "trailer_total",
-    "unknown_batch",
-    "name_disagrees",
-    "truncated",
-    "undecodable",
-]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="premium-debit",
@@ -350,8 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--profile", default="pilot", choices=_SIM_PROFILES, help="outcome mix")
-    p.add_argument("--fault", default=None, choices=_SIM_FAULTS, help="plant one defect per file")
+    p.add_argument("--profile", default="pilot", choices=PROFILE_NAMES, help="outcome mix")
+    p.add_argument("--fault", default=None, choices=FAULTS, help="plant one defect per file")
     p.set_defaults(func=cmd_simulate_bank)
 
     p = sub.add_parser("export", parents=[common], help="one CSV row per resident and period")

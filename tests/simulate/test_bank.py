@@ -657,12 +657,3 @@ def test_refuse__unknown_profile_or_fault(
     with pytest.raises(OperationRefused, match=message):
         simulate_bank(built.requests, tmp_path / "out", built.cfg, **kwargs)  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
-
-
-def test_cli_choices__match_the_simulator() -> None:
-    """The CLI's --profile and --fault choices are exactly the simulator's names."""
-    from premium_debit import cli
-    from premium_debit.simulate import bank
-
-    assert list(bank.PROFILES) == cli._SIM_PROFILES
-    assert list(bank.FAULTS) == cli._SIM_FAULTS

@@ -48,26 +48,8 @@ from premium_debit.formats.layout import FieldType
 from premium_debit.logs import get_logger
 from premium_debit.model.reasons import OUTCOME_CODES, OUTCOMES
 from premium_debit.pipeline.profiles import BankProfile, bank_profiles
+from premium_debit.simulate.names import FAULTS, PROFILE_NAMES, ROW_FAULTS
 from premium_debit.workspace import read_bytes, write_atomic
-
-ROW_FAULTS: tuple[str, ...] = (
-    "missing_row",  # a row dropped → MISSING_RESULT
-    "unexpected_row",  # a row for an instruction not in the batch → UNEXPECTED_RESULT
-    "duplicate_row",  # a row twice → DUPLICATE_RESULT
-    "amount_mismatch",  # a row's amount is not the instructed one → AMOUNT_MISMATCH
-    "account_mismatch",  # a row's account is not the instructed one → ACCOUNT_MISMATCH
-    "partial_debit",  # success with debited < amount → PARTIAL_DEBIT
-    "unknown_code",  # a code the bank's map lacks → UNKNOWN_CODE
-)
-FILE_FAULTS: tuple[str, ...] = (
-    "header_count",  # the header's count is one more than the detail lines
-    "trailer_total",  # the trailer's total is 1.00 yuan more than the detail amounts
-    "unknown_batch",  # header and file name name a batch that was never sent (sequence 100 − s)
-    "name_disagrees",  # the file name names the next batch (sequence s + 1), the header this one
-    "truncated",  # cut inside a detail line: no trailer, no final line end
-    "undecodable",  # bytes invalid in the bank's encoding inside one row's message
-)
-FAULTS: tuple[str, ...] = ROW_FAULTS + FILE_FAULTS
 
 _REQUEST_NAME = re.compile(r"^(?P<bank>[A-Z0-9]{4})_(?P<batch>[0-9A-Za-z]+)\.req$")
 _BATCH_SEQ = re.compile(r"^(?P<stem>.+?)(?P<seq>[0-9]{2})$")
@@ -133,6 +115,7 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
+assert tuple(PROFILES) == PROFILE_NAMES  # the CLI offers exactly these names
 
 
 def batch_rng(seed: int, batch_id: str) -> np.random.Generator:
