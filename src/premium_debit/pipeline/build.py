@@ -28,6 +28,7 @@ from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.inputs import InputFile, concat_frames, read_inputs
 from premium_debit.pipeline.outbox import instruction_rows, render_batches
 from premium_debit.pipeline.paid import (
+    NO_SUCCESSES,
     paid_effects,
     payment_rows,
     record_paid_effects,
@@ -352,12 +353,14 @@ def run_build(
         return result
 
     upserts, transitions = resident_changes(classified, states, ctx)
+    # Residents this build (re)writes take their state from it; the paid list moves the others.
+    # The ledger was read once above (``states``); successes are read only if someone paid.
     moving, double = paid_effects(
-        ledger.residents(ctx.period).filter(
-            ~pl.col("person_id").is_in(upserts["person_id"].implode())
-        ),
+        states.filter(~pl.col("person_id").is_in(upserts["person_id"].implode())),
         paid,
-        ledger.instructions(period=ctx.period, status="SUCCEEDED"),
+        ledger.instructions(period=ctx.period, status="SUCCEEDED")
+        if paid_ok.height
+        else NO_SUCCESSES,
     )
     t = time.perf_counter()
     report_dir = report_dir or ctx.ws.reports / ctx.run_id

@@ -23,6 +23,12 @@ from premium_debit.model.money import fen_expr
 PAID_MOVES = ["AWAITING_RESULT", "RETRY_PENDING", "FAILED", "REVIEW", "EXCLUDED", "REJECTED"]
 
 
+# The successes ``paid_effects`` needs when nobody paid elsewhere: none.
+NO_SUCCESSES = pl.DataFrame(
+    schema={"person_id": pl.String, "instruction_id": pl.String, "amount_fen": pl.Int64}
+)
+
+
 def validate_paid(paid: pl.DataFrame, cfg: Config, as_of: date) -> pl.DataFrame:
     """Add ``pid``, ``amount_fen`` and ``reason`` (null = a usable paid record)."""
     frame = paid.with_columns(
