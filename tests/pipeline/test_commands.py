@@ -117,3 +117,19 @@ def test_demo__small_campaign_runs_from_nothing_to_report(tmp_path: Path, capsys
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "keep.txt").write_text("x", "utf-8")
     assert main(["demo", "--out", str(tmp_path / "other")]) == 78  # never wipes a foreign folder
+
+
+def test_retry__nothing_after_the_deadline(campaign: Any, capsys: Any) -> None:
+    """After the campaign deadline (2026-12-31) a retry-pending resident is held, never sent."""
+    assert campaign.build() == 0
+    pid = campaign.pid("ok_nbcb_0")
+    files = campaign.answer({pid: "INSUFFICIENT_FUNDS"}, processed="2026-11-29")
+    assert campaign.cli("reconcile", *files, as_of="2026-11-29") == 0
+    capsys.readouterr()
+    assert campaign.cli("retry", as_of="2027-01-01") == 0
+    assert "held PAST_DEADLINE" in capsys.readouterr().out
+    with campaign.ledger() as ledger:
+        assert ledger.scalar("SELECT COUNT(*) FROM batches WHERE kind = 'retry'") == 0
+    assert campaign.resident(pid)["state"] == "RETRY_PENDING"
+    assert campaign.cli("retry", as_of="2026-12-31") == 0  # the deadline day itself still counts
+    assert campaign.resident(pid)["state"] == "AWAITING_RESULT"

@@ -389,3 +389,17 @@ def test_reconcile__reason_file_lists_every_problem(campaign: Any) -> None:
     assert "more problem" in lines[0]
     assert any("line 1" in x and "count" in x for x in lines[1:])
     assert any("line 6" in x and "total" in x for x in lines[1:])
+
+
+def test_reconcile__batch_of_another_bank_refused(campaign: Any, capsys: Any) -> None:
+    """A result file whose header names a batch that belongs to another bank is refused (65)."""
+    assert campaign.build() == 0
+    (real,) = campaign.answer(only="2027NBCB2026112901")
+    # The NBCB bank answering for ICBC's batch: name and header agree, the batch's bank does not.
+    forged = real.with_name("NBCB_2027ICBC2026112901.ret")
+    forged.write_bytes(real.read_bytes().replace(b"2027NBCB2026112901", b"2027ICBC2026112901"))
+    export = campaign.export("before.csv")
+    capsys.readouterr()
+    assert campaign.cli("reconcile", forged, as_of="2026-11-30") == 65
+    assert "belongs to bank ICBC" in capsys.readouterr().err
+    assert campaign.export("after.csv") == export
