@@ -25,7 +25,6 @@ from typing import Any
 import polars as pl
 
 from premium_debit.model.ids import mask_account
-from premium_debit.model.money import fen_expr
 from premium_debit.model.reasons import (
     OUTCOME_CODES,
     OUTCOMES,
@@ -89,7 +88,7 @@ class ReportInputs:
     """The ledger frames of one period the report is computed from.
 
     ``instructions`` is ``conservation.instruction_frame`` (instructions with their bank_code),
-    ``refunds`` is ``Ledger.refunds``, ``overdue`` is ``reconcile_report.overdue_rows``.
+    ``refunds`` is ``Ledger.refunds``, ``overdue`` is ``reconcile_report.overdue_instructions``.
     """
 
     period: int
@@ -404,6 +403,20 @@ def _township_rank(townships: Sequence[str]) -> pl.Expr:
     )
 
 
+# The leading columns of every list about one instruction (review, refunds, overdue).
+_INSTRUCTION_LIST = (
+    "township",
+    "village",
+    "person_id",
+    "name",
+    "amount_fen",
+    "attempts",
+    "bank_code",
+    "batch_id",
+    "instruction_id",
+)
+
+
 def exception_lists(
     people: pl.DataFrame, inputs: ReportInputs, townships: Sequence[str]
 ) -> dict[str, pl.DataFrame]:
@@ -432,15 +445,7 @@ def exception_lists(
         instr.filter(pl.col("status") == "REVIEW")
         .join(who, on="person_id", how="left")
         .select(
-            "township",
-            "village",
-            "person_id",
-            "name",
-            "amount_fen",
-            "attempts",
-            "bank_code",
-            "batch_id",
-            "instruction_id",
+            *_INSTRUCTION_LIST,
             "debited_fen",
             "resident_state",
             reason_code=pl.col("outcome").fill_null(NO_REASON),
@@ -455,34 +460,22 @@ def exception_lists(
         )
         .join(who, on="person_id", how="left")
         .select(
-            "township",
-            "village",
-            "person_id",
-            "name",
-            "amount_fen",
-            "attempts",
-            "bank_code",
-            "batch_id",
-            "instruction_id",
+            *_INSTRUCTION_LIST,
             "cause",
             reason_code=pl.lit("DOUBLE_PAYMENT"),
             account_no_masked=mask_account(pl.col("account_no")),
         )
     )
-    # overdue_rows already masks the account and renders yuan text; parse it back exactly.
     overdue = inputs.overdue.join(
-        instr.select("instruction_id", "attempt"), on="instruction_id", how="left"
+        people.select("person_id", "village", "name"), on="person_id", how="left"
     ).select(
-        "township",
-        "village",
-        "person_id",
-        "name",
+        *_INSTRUCTION_LIST[:4],
         "reason_code",
         "bank_code",
         "batch_id",
         "instruction_id",
-        "account_no_masked",
-        amount_fen=fen_expr(pl.col("amount").cast(pl.String)),
+        "amount_fen",
+        account_no_masked=mask_account(pl.col("account_no")),
         attempts="attempt",
     )
     rejected = people.filter(pl.col("state") == "REJECTED").select(

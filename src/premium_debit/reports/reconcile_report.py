@@ -23,25 +23,39 @@ from premium_debit.reports.exceptions import write_exceptions
 
 
 def _people(ledger: Ledger, period: int | None) -> pl.DataFrame:
-    return ledger.residents(period).select(
-        "person_id", "township", "village", "name", resident_state="state"
-    )
+    return people_of(ledger.residents(period))
+
+
+def people_of(residents: pl.DataFrame) -> pl.DataFrame:
+    """What an exception list shows of each resident."""
+    return residents.select("person_id", "township", "village", "name", resident_state="state")
+
+
+def overdue_instructions(
+    ledger: Ledger, as_of: date, days: int, period: int | None
+) -> pl.DataFrame:
+    """Instructions awaiting a result more than ``days`` after their batch's business date:
+    the raw rows (fen, full account), with ``bank_code`` and reason ``OVERDUE_RESULT``."""
+    cutoff = (as_of - timedelta(days=days)).isoformat()
+    instr = ledger.instructions(period=period, status="AWAITING")
+    batches = ledger.batches(period).select("batch_id", "bank_code", "business_date")
+    late = instr.join(batches, on="batch_id").filter(pl.col("business_date") < cutoff)
+    return late.with_columns(reason_code=pl.lit("OVERDUE_RESULT"))
 
 
 def overdue_rows(
     ledger: Ledger, as_of: date, days: int, period: int | None, people: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """Instructions awaiting a result more than ``days`` after their batch's business date."""
-    cutoff = (as_of - timedelta(days=days)).isoformat()
-    instr = ledger.instructions(period=period, status="AWAITING")
-    batches = ledger.batches(period).select("batch_id", "bank_code", "business_date")
-    late = instr.join(batches, on="batch_id").filter(pl.col("business_date") < cutoff)
+    """overdue.csv's rows (SPEC §9: reason OVERDUE_RESULT, days from the batch's business date)."""
+    late = overdue_instructions(ledger, as_of, days, period)
     if people is None:  # the residents are read only when something is overdue
         people = _people(ledger, period) if late.height else _people(ledger, -1)
-    return _exception_rows(late.with_columns(reason_code=pl.lit("OVERDUE_RESULT")), people)
+    return exception_rows(late, people)
 
 
-def _exception_rows(frame: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+def exception_rows(frame: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """Instruction rows as an exception list: the resident's village and name, yuan text,
+    masked account, sorted."""
     out = frame.join(people.drop("township"), on="person_id", how="left")
     extra = [
         c for c in ("source_file", "source_line", "state", "code", "debited") if c in out.columns
@@ -115,13 +129,13 @@ def write_reconcile_outputs(
     )
     write_exceptions(
         exc / "failed.csv",
-        _exception_rows(failed, people),
+        exception_rows(failed, people),
         extra=("state", "code", "source_file", "source_line"),
     )
     review = detail.filter(pl.col("status") == "REVIEW")
     write_exceptions(
         exc / "review.csv",
-        _exception_rows(review, people),
+        exception_rows(review, people),
         extra=("code", "debited", "source_file", "source_line"),
     )
     unexpected = [

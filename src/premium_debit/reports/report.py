@@ -24,7 +24,11 @@ from premium_debit.reports.figures import (
     compute_figures,
     summary_sections,
 )
-from premium_debit.reports.reconcile_report import overdue_rows
+from premium_debit.reports.reconcile_report import (
+    exception_rows,
+    overdue_instructions,
+    people_of,
+)
 from premium_debit.reports.xlsx import ReportMeta, render_xlsx
 from premium_debit.workspace import write_atomic
 
@@ -39,7 +43,7 @@ def load_inputs(ledger: Ledger, period: int, as_of: date, overdue_days: int) -> 
         residents=ledger.residents(period),
         instructions=instruction_frame(ledger, period),
         refunds=ledger.refunds(period),
-        overdue=overdue_rows(ledger, as_of, overdue_days, period),
+        overdue=overdue_instructions(ledger, as_of, overdue_days, period),
     )
 
 
@@ -89,7 +93,9 @@ def run_report(
         bank_names={b.code: b.name for b in ctx.cfg.banks},
     )
     report_dir = report_dir or ctx.ws.reports / ctx.run_id
-    write_exceptions(report_dir / OVERDUE_CSV, inputs.overdue)
+    write_exceptions(
+        report_dir / OVERDUE_CSV, exception_rows(inputs.overdue, people_of(inputs.residents))
+    )
     write_atomic(report_dir / REPORT_XLSX, render_xlsx(figs, meta))
     S.write_summary(report_dir / "summary.json", summary)
     get_logger().info(
