@@ -17,14 +17,7 @@ from premium_debit.ledger.store import Ledger
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = REPO / "fixtures" / "campaign"
 AS_OF = "2026-11-29"
-DUE_FILES = (
-    "due_xiwu.csv",
-    "due_shangtian_gb18030.csv",
-    "due_yuelin.xlsx",
-    "due_chunhu_bom.csv",
-    "due_xikou.csv",
-    "due_dayan.csv",
-)
+DUE_FILES = tuple(sorted(p.name for p in CAMPAIGN.glob("due_*")))  # the six lists, every encoding
 
 
 @dataclass

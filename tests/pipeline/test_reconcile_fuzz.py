@@ -23,14 +23,7 @@ from premium_debit.reports.export import export_bytes
 from premium_debit.simulate.bank import simulate_bank
 
 REPO = Path(__file__).resolve().parents[2]
-DUE = (
-    "due_xiwu.csv",
-    "due_shangtian_gb18030.csv",
-    "due_yuelin.xlsx",
-    "due_chunhu_bom.csv",
-    "due_xikou.csv",
-    "due_dayan.csv",
-)
+DUE = tuple(sorted(p.name for p in (REPO / "fixtures" / "campaign").glob("due_*")))
 
 
 @cache

@@ -34,14 +34,7 @@ from premium_debit.simulate.bank import (
 
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = REPO / "fixtures" / "campaign"
-DUE_FILES = (
-    "due_xiwu.csv",
-    "due_shangtian_gb18030.csv",
-    "due_yuelin.xlsx",
-    "due_chunhu_bom.csv",
-    "due_xikou.csv",
-    "due_dayan.csv",
-)
+DUE_FILES = tuple(sorted(p.name for p in CAMPAIGN.glob("due_*")))
 ROW_COLUMNS = [
     "seq",
     "instruction_id",
