@@ -133,3 +133,44 @@ def test_retry__nothing_after_the_deadline(campaign: Any, capsys: Any) -> None:
     assert campaign.resident(pid)["state"] == "RETRY_PENDING"
     assert campaign.cli("retry", as_of="2026-12-31") == 0  # the deadline day itself still counts
     assert campaign.resident(pid)["state"] == "AWAITING_RESULT"
+
+
+def test_build__second_run_same_day_continues_batch_sequence(campaign: Any) -> None:
+    """Batch ids end in a 2-digit sequence per bank and business date: a second build that day
+    goes on from the first's last batch (SPEC §4)."""
+    xiwu = [p for p in campaign.due if p.name == "due_xiwu.csv"]
+    others = [p for p in campaign.due if p.name != "due_xiwu.csv"]
+    assert campaign.cli("build", "--due", *xiwu, "--registry", campaign.registry) == 0
+    with campaign.ledger() as ledger:
+        first = set(ledger.batches()["batch_id"])
+    assert campaign.cli("build", "--due", *others, "--registry", campaign.registry) == 0
+    with campaign.ledger() as ledger:
+        second = sorted(set(ledger.batches()["batch_id"]) - first)
+    for bank in ("NBCB", "ICBC"):
+        before = sorted(int(b[-2:]) for b in first if bank in b)
+        after = sorted(int(b[-2:]) for b in second if bank in b)
+        assert before == list(range(1, len(before) + 1)), bank
+        assert after == list(range(len(before) + 1, len(before) + len(after) + 1)), bank
+        assert after, bank
+    assert campaign.broken() == []
+
+
+def test_paid__same_list_twice_creates_nothing_new(campaign: Any) -> None:
+    """A paid-elsewhere list ingested again changes no state, payment or refund (SPEC §6.5)."""
+    assert campaign.build(paid=False) == 0
+    files = campaign.answer()
+    assert campaign.cli("reconcile", *files, as_of="2026-11-30") == 0
+    paid = campaign.root / "paid_late.csv"
+    paid.write_text(
+        "person_id,period,amount,channel,paid_at\n"
+        f"{campaign.pid('ok_icbc_0')},2027,380.00,APP,2026-11-30\n",
+        "utf-8",
+    )
+    tables = ("payments", "refunds", "transitions", "residents")
+    assert campaign.cli("paid", paid, as_of="2026-12-01") == 0
+    with campaign.ledger() as ledger:
+        once = [ledger.scalar(f"SELECT COUNT(*) FROM {t}") for t in tables]
+    assert once[1] == 1  # collected, then paid at the counter: one refund candidate
+    assert campaign.cli("paid", paid, as_of="2026-12-02") == 0
+    with campaign.ledger() as ledger:
+        assert [ledger.scalar(f"SELECT COUNT(*) FROM {t}") for t in tables] == once
