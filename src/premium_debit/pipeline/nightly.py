@@ -24,12 +24,12 @@ from premium_debit.pipeline.context import RunContext
 from premium_debit.pipeline.inputs import read_input
 from premium_debit.pipeline.outbox import restore_outbox
 from premium_debit.pipeline.paid import run_paid
-from premium_debit.pipeline.profiles import bank_profiles
+from premium_debit.pipeline.profiles import BankProfile, bank_profiles
 from premium_debit.pipeline.reconcile import reconcile_file
 from premium_debit.pipeline.retry import run_retry
 from premium_debit.pipeline.sniff import sniff_kind
 from premium_debit.reports.reconcile_report import write_reconcile_outputs
-from premium_debit.workspace import read_bytes
+from premium_debit.workspace import Workspace, read_bytes, sha256_bytes
 
 _SKIP_SUFFIXES = (".done", ".tmp", ".part", ".partial", ".filepart")
 
@@ -63,10 +63,10 @@ def ready_files(
     return ready, waiting
 
 
-def _move(ws: Any, path: Path, data: bytes, sha: str, refused: str | None) -> None:
+def _move(ws: Workspace, path: Path, data: bytes, refused: str | None = None) -> None:
     """Out of the inbox: into archive (accepted) or quarantine (refused) — never deleted."""
     if refused is None:
-        ws.archive_bytes(path.name, data, sha)
+        ws.archive_bytes(path.name, data, sha256_bytes(data))
     else:
         ws.quarantine_bytes(path.name, data, refused)
     path.unlink()
@@ -96,7 +96,7 @@ def run_nightly(ctx: RunContext, ledger: Ledger) -> NightlyResult:
 
 
 def _sort_inbox(
-    ctx: RunContext, banks: dict[str, Any], result: NightlyResult
+    ctx: RunContext, banks: dict[str, BankProfile], result: NightlyResult
 ) -> dict[str, list[tuple[Path, bytes]]]:
     """The complete inbox files by kind; unknown content is quarantined at once."""
     log = get_logger()
@@ -115,7 +115,7 @@ def _sort_inbox(
         kind = sniff_kind(path, data, banks)
         if kind is None:
             reason = f"{path.name}: not a due list, registry, paid list or result file"
-            _move(ctx.ws, path, data, _sha(data), reason)
+            _move(ctx.ws, path, data, reason)
             result.refused.append({"file": path.name, "reason": reason})
             log.warning("inbox_file_refused", file=path.name, reason=reason)
             continue
@@ -126,7 +126,7 @@ def _sort_inbox(
 def _reconcile_results(
     ctx: RunContext,
     ledger: Ledger,
-    banks: dict[str, Any],
+    banks: dict[str, BankProfile],
     arrived: list[tuple[Path, bytes]],
     result: NightlyResult,
 ) -> None:
@@ -138,7 +138,7 @@ def _reconcile_results(
             result.refused.append({"file": path.name, "reason": outcome.reason})
             path.unlink()  # reconcile_file already quarantined the bytes with the reason
         else:
-            _move(ctx.ws, path, data, outcome.sha256, None)
+            _move(ctx.ws, path, data)
             result.accepted.append(path.name)
     result.steps["reconcile"] = write_reconcile_outputs(
         ctx.ws.reports / ctx.run_id / "reconcile",
@@ -179,7 +179,7 @@ def _build_due(
             ctx, ledger, [p for p, _ in due_ok], registry, report_dir=report_dir
         ).summary
         for path, data in due_ok:
-            _move(ctx.ws, path, data, _sha(data), None)
+            _move(ctx.ws, path, data)
             result.accepted.append(path.name)
 
 
@@ -188,16 +188,10 @@ def _readable(ctx: RunContext, path: Path, data: bytes, kind: str, result: Night
     try:
         read_input(path, kind, data=data)
     except InputRefused as exc:
-        _move(ctx.ws, path, data, "", str(exc))
+        _move(ctx.ws, path, data, str(exc))
         result.refused.append({"file": path.name, "reason": str(exc)})
         return False
     return True
-
-
-def _sha(data: bytes) -> str:
-    from premium_debit.workspace import sha256_bytes
-
-    return sha256_bytes(data)
 
 
 def _ingest_tabular(
@@ -207,7 +201,7 @@ def _ingest_tabular(
         return
     report_dir = ctx.ws.reports / ctx.run_id / f"paid-{path.stem}"
     result.steps.setdefault("paid", []).append(run_paid(ctx, ledger, [path], report_dir=report_dir))
-    _move(ctx.ws, path, data, _sha(data), None)
+    _move(ctx.ws, path, data)
     result.accepted.append(path.name)
 
 
@@ -220,7 +214,7 @@ def _newest_registry(
     for path, data in arrived:  # sorted by name; the last readable one wins
         if not _readable(ctx, path, data, "registry", result):
             continue
-        sha = _sha(data)
+        sha = sha256_bytes(data)
         ctx.ws.archive_bytes(path.name, data, sha)
         with ledger.write() as w:
             w.add_run(ctx.run_id, "nightly", ctx.as_of_text, ctx.now_iso())
@@ -232,7 +226,7 @@ def _newest_registry(
                 ctx.now_iso(),
                 archived_as=str(ctx.ws.archive / f"{sha[:16]}_{path.name}"),
             )
-        _move(ctx.ws, path, data, sha, None)
+        _move(ctx.ws, path, data)
         result.accepted.append(path.name)
         chosen = ctx.ws.archive / f"{sha[:16]}_{path.name}"
     if chosen is not None:

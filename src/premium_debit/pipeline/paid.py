@@ -16,8 +16,10 @@ from typing import Any
 import polars as pl
 
 from premium_debit.config import Config
+from premium_debit.ledger.store import Ledger, LedgerWriter
 from premium_debit.model.ids import normalise_person_id, person_id_valid
 from premium_debit.model.money import fen_expr
+from premium_debit.pipeline.context import RunContext
 
 # States that a paid-elsewhere record moves to PAID_ELSEWHERE; COLLECTED is a refund instead.
 PAID_MOVES = ["AWAITING_RESULT", "RETRY_PENDING", "FAILED", "REVIEW", "EXCLUDED", "REJECTED"]
@@ -92,7 +94,7 @@ def paid_effects(
 
 
 def run_paid(
-    ctx: Any, ledger: Any, paths: Sequence[Path], *, report_dir: Path | None = None
+    ctx: RunContext, ledger: Ledger, paths: Sequence[Path], *, report_dir: Path | None = None
 ) -> dict[str, Any]:
     """``premium-debit paid FILE...``: record paid-elsewhere lists on their own."""
     from premium_debit.pipeline.inputs import concat_frames, read_inputs
@@ -154,7 +156,9 @@ def run_paid(
     return summary
 
 
-def record_paid_effects(w: Any, moving: pl.DataFrame, double: pl.DataFrame, ctx: Any) -> None:
+def record_paid_effects(
+    w: LedgerWriter, moving: pl.DataFrame, double: pl.DataFrame, ctx: RunContext
+) -> None:
     """Move residents to PAID_ELSEWHERE and list double payments as refunds."""
     w.change_states(
         moving.select(
